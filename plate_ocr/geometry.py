@@ -1,0 +1,148 @@
+"""How an image becomes fixed-size chunks, and how chunk tokens merge back into one sequence.
+
+Upstream (ModelScope >= 1.7): resize to height 32 keeping the aspect (width truncated, squashed to
+804 when wider), paste top-left on a black 32x804 canvas, cut three 300-px chunks at x = 0, 252, 504
+and keep tokens [0, 69) + [6, 69) + [6, 75) -> 201 steps. Here that is one instance of
+:class:`ChunkGeometry`; the bundled model uses a single 160-px chunk and a stretched resize.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+import cv2
+import numpy as np
+
+from .network import STEM_STRIDE
+
+#: Below this width/height ratio an image counts as a two-row plate (single-row crops are ~3-5).
+DOUBLE_ROW_MAX_ASPECT = 2.1
+#: Two-row plates: the top row (province + letter) spans roughly the top 40 % of the plate,
+#: the bottom row the rest; the strips overlap a little so a loose split still holds each row.
+TOP_ROW_END = 0.42
+BOTTOM_ROW_START = 0.30
+
+
+@dataclass(frozen=True)
+class ChunkGeometry:
+    """Canvas, chunking and resize rules of one model directory.
+
+    Attributes:
+        img_height: Canvas height (the network needs 32).
+        img_width: Canvas width.
+        chunk_width: Width of one chunk the network sees.
+        chunk_overlap: Pixels shared by neighbouring chunks (a multiple of 8).
+        keep_aspect: Resize to ``img_height`` keeping the aspect and pad black on the right
+            (upstream); otherwise stretch every image to the full canvas.
+        double_row: Split two-row plates (aspect under ``DOUBLE_ROW_MAX_ASPECT``) into their rows
+            and read them side by side, top row first.
+    """
+
+    img_height: int = 32
+    img_width: int = 804
+    chunk_width: int = 300
+    chunk_overlap: int = 48
+    keep_aspect: bool = True
+    double_row: bool = False
+
+    def __post_init__(self) -> None:
+        if self.img_height != 32:
+            raise ValueError(f"inference_kwargs.img_height: the network needs 32, got {self.img_height}")
+        if self.chunk_width <= 0 or self.chunk_width % STEM_STRIDE:
+            raise ValueError(f"inference_kwargs.chunk_width: must be a positive multiple of 4, got {self.chunk_width}")
+        if self.chunk_overlap < 0 or self.chunk_overlap % (2 * STEM_STRIDE) or self.chunk_overlap >= self.chunk_width:
+            raise ValueError(
+                f"inference_kwargs.chunk_overlap: must be a multiple of 8 below chunk_width, got {self.chunk_overlap}")
+        step = self.chunk_width - self.chunk_overlap
+        if self.img_width < self.chunk_width or (self.img_width - self.chunk_overlap) % step:
+            raise ValueError(
+                f"inference_kwargs.img_width: {self.img_width} is not chunk_width {self.chunk_width} "
+                f"plus a whole number of steps of {step}")
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "ChunkGeometry":
+        """Reads ``model.inference_kwargs``; upstream's ``do_chunking`` key is accepted.
+
+        ``do_chunking: false`` means one chunk as wide as the canvas.
+        """
+        values = dict(values)
+        do_chunking = values.pop("do_chunking", True)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"inference_kwargs: unknown key(s) {unknown}; known: {sorted(known | {'do_chunking'})}")
+        if not do_chunking:
+            values.setdefault("chunk_width", values.get("img_width", cls.img_width))
+            values.setdefault("chunk_overlap", 0)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def num_chunks(self) -> int:
+        return (self.img_width - self.chunk_overlap) // (self.chunk_width - self.chunk_overlap)
+
+    @property
+    def chunk_starts(self) -> tuple[int, ...]:
+        step = self.chunk_width - self.chunk_overlap
+        return tuple(i * step for i in range(self.num_chunks))
+
+    @property
+    def tokens_per_chunk(self) -> int:
+        return self.chunk_width // STEM_STRIDE
+
+    @property
+    def token_spans(self) -> tuple[tuple[int, int], ...]:
+        """Tokens kept from each chunk: half the overlap is trimmed on each inner edge."""
+        trim = self.chunk_overlap // STEM_STRIDE // 2
+        last = self.num_chunks - 1
+        return tuple(
+            (0 if i == 0 else trim, self.tokens_per_chunk - (0 if i == last else trim))
+            for i in range(self.num_chunks))
+
+    @property
+    def sequence_length(self) -> int:
+        return sum(end - start for start, end in self.token_spans)
+
+    def fit(self, image: np.ndarray) -> np.ndarray:
+        """Resizes one RGB uint8 image (H, W, 3) onto the (img_height, img_width, 3) canvas."""
+        if self.double_row and image.shape[1] < DOUBLE_ROW_MAX_ASPECT * image.shape[0]:
+            image = split_rows(image, self.img_height)
+        h, w = image.shape[:2]
+        canvas = np.zeros((self.img_height, self.img_width, 3), np.uint8)
+        if not self.keep_aspect:
+            return resize(image, self.img_width, self.img_height)
+        if w / h > self.img_width / self.img_height:
+            width = self.img_width
+        else:
+            # Upstream truncates; a sliver thinner than one pixel still gets one column.
+            width = max(1, int(self.img_height * (w / h)))
+        canvas[:, :width] = resize(image, width, self.img_height)
+        return canvas
+
+    def chunks(self, canvas: np.ndarray) -> list[np.ndarray]:
+        """Cuts a canvas into (img_height, chunk_width, 3) views, left to right."""
+        return [canvas[:, s:s + self.chunk_width] for s in self.chunk_starts]
+
+
+def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Bilinear resize (OpenCV's default, as upstream)."""
+    if image.shape[1] == width and image.shape[0] == height:
+        return image
+    return cv2.resize(image, (width, height))
+
+
+def split_rows(image: np.ndarray, height: int) -> np.ndarray:
+    """Turns a two-row plate into one line: top row strip, then bottom row strip, each at
+    ``height`` keeping its aspect."""
+    h = image.shape[0]
+    top = image[: max(1, round(h * TOP_ROW_END))]
+    bottom = image[min(h - 1, round(h * BOTTOM_ROW_START)):]
+    strips = [resize(s, max(1, round(s.shape[1] * height / s.shape[0])), height) for s in (top, bottom)]
+    return np.concatenate(strips, axis=1)
+
+
+UPSTREAM_GEOMETRY = ChunkGeometry()
+COMPACT_GEOMETRY = ChunkGeometry(img_width=160, chunk_width=160, chunk_overlap=0, keep_aspect=False, double_row=True)

@@ -1,0 +1,115 @@
+"""ModelScope integration: model, preprocessor and pipeline, registered under ``ocr-recognition``.
+
+The only module of the package that imports ModelScope. Registration is idempotent: a name that
+is already registered (this module imported twice, or under another package path by ModelScope's
+remote-code route) keeps its first class.
+
+Outputs follow ModelScope's ``ocr-recognition`` pipelines: ``{'text': ['京A12345']}`` for one
+input; for a list, a list of those, or of ``{'text': '京A12345'}`` when ``batch_size`` is given.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import numpy as np
+import torch
+from modelscope.models.base import TorchModel
+from modelscope.models.builder import MODELS
+from modelscope.outputs import OutputKeys
+from modelscope.pipelines.base import Pipeline
+from modelscope.pipelines.builder import PIPELINES
+from modelscope.preprocessors.base import Preprocessor
+from modelscope.preprocessors.builder import PREPROCESSORS
+from modelscope.utils.constant import Fields, Tasks
+
+from .imageio import describe
+from .model_dir import MODEL_TYPE, PIPELINE_TYPE, PREPROCESSOR_TYPE, load_model_dir, parse_spec
+from .reader import DEFAULT_CHUNK_BATCH, PlateReader
+
+
+class PlateOCRModel(TorchModel):
+    """The recogniser of a model directory; forward takes canvases, postprocess decodes."""
+
+    def __init__(self, model_dir: str, **kwargs: Any) -> None:
+        super().__init__(model_dir, **kwargs)
+        network, spec = load_model_dir(model_dir)
+        self.network = network
+        self.reader = PlateReader.from_spec(network, spec)
+
+    def forward(self, inputs: Dict[str, Any]) -> Dict[str, Any]:
+        """inputs['canvas']: (B, 32, W, 3) uint8 -> {'logits': (B, T, C)}."""
+        canvases = inputs["canvas"].cpu().numpy()
+        return {"logits": self.reader.logits_of_canvases(list(canvases))}
+
+    def postprocess(self, inputs: Dict[str, Any], **kwargs: Any) -> Dict[str, Any]:
+        return {"preds": self.reader.decode(inputs["logits"]), "logits": inputs["logits"]}
+
+
+class PlateOCRPreprocessor(Preprocessor):
+    """Input (or list of inputs) -> ``{'canvas': (B, 32, W, 3) uint8 tensor}``."""
+
+    def __init__(self, model_dir: str, **kwargs: Any) -> None:
+        super().__init__(kwargs.pop("mode", "inference"))
+        self.geometry = parse_spec(model_dir).geometry if "geometry" not in kwargs else kwargs["geometry"]
+
+    def __call__(self, inputs: Any) -> Dict[str, torch.Tensor]:
+        from .imageio import load_rgb
+
+        items = inputs if isinstance(inputs, list) else [inputs]
+        canvases = [
+            self.geometry.fit(load_rgb(item, describe(item, i) if isinstance(inputs, list) else None))
+            for i, item in enumerate(items)]
+        return {"canvas": torch.from_numpy(np.stack(canvases))}
+
+
+class PlateOCRPipeline(Pipeline):
+    """``pipeline(Tasks.ocr_recognition, model=<model dir>)`` for plate crops.
+
+    Builds its model itself (no ``Model.from_pretrained``), so it works the same installed and
+    through ModelScope's remote-code route. List inputs are batched for real; a bad item raises
+    an error naming its index.
+    """
+
+    def __init__(self, model: Any, preprocessor: Any = None, **kwargs: Any) -> None:
+        if isinstance(model, str):
+            model = PlateOCRModel(model, device=kwargs.get("device", "cpu"))
+        if preprocessor is None:
+            preprocessor = PlateOCRPreprocessor(model.model_dir, geometry=model.reader.geometry)
+        super().__init__(model=model, preprocessor=preprocessor, **kwargs)
+        self.model.eval()
+
+    def _check_input(self, input: Any) -> None:
+        """Inputs are validated while loading, with errors that name them (bytes allowed)."""
+
+    def __call__(self, input: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(input, list):
+            return super().__call__(input, *args, **kwargs)
+        batch_size = kwargs.pop("batch_size", None)
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if not self._model_prepare:
+            self.prepare_model()
+        texts = self.model.reader.read(input, batch_size=batch_size or DEFAULT_CHUNK_BATCH)
+        if batch_size is None:
+            return [{OutputKeys.TEXT: [t]} for t in texts]
+        return [{OutputKeys.TEXT: t} for t in texts]
+
+    def preprocess(self, inputs: Any, **kwargs: Any) -> Dict[str, Any]:
+        return self.preprocessor(inputs)
+
+    def forward(self, inputs: Dict[str, Any], **kwargs: Any) -> Dict[str, Any]:
+        return self.model(inputs)
+
+    def postprocess(self, inputs: Dict[str, Any], **kwargs: Any) -> Dict[str, Any]:
+        return {OutputKeys.TEXT: inputs["preds"]}
+
+
+def _register(registry: Any, group: str, name: str, cls: type) -> None:
+    if registry.get(name, group_key=group) is None:
+        registry.register_module(group_key=group, module_name=name, module_cls=cls)
+
+
+_register(MODELS, Tasks.ocr_recognition, MODEL_TYPE, PlateOCRModel)
+_register(PREPROCESSORS, Fields.cv, PREPROCESSOR_TYPE, PlateOCRPreprocessor)
+_register(PIPELINES, Tasks.ocr_recognition, PIPELINE_TYPE, PlateOCRPipeline)

@@ -1,0 +1,161 @@
+"""The inference engine shared by the ModelScope pipeline, the CLI and evaluation.
+
+Exactness: every chunk goes through the network on its own (no BatchNorm, attention within a
+chunk) and the CTC head is applied per time step, so a chunk's logits depend on its pixels only;
+merging chunk logits equals upstream's merging of features before the head. Identical chunks
+(above all the all-black padding chunks that fill two thirds of upstream's canvas for a plate
+crop) are computed once per call, and the all-black chunk once per reader.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from .geometry import ChunkGeometry
+from .imageio import PlateInputError, describe, load_rgb
+from .model_dir import ModelSpec, load_model_dir
+from .network import PlateRecognizer
+from .vocab import CTCVocab
+
+logger = logging.getLogger(__name__)
+
+#: Chunks per network call; bounds peak memory for long lists.
+DEFAULT_CHUNK_BATCH = 64
+
+
+class PlateReader:
+    """Reads plate crops with one recogniser.
+
+    Args:
+        network: The recogniser (put in eval mode here).
+        vocab: Its vocabulary.
+        geometry: How images become chunks.
+        chunk_batch: Most chunks per network call.
+    """
+
+    def __init__(self, network: PlateRecognizer, vocab: CTCVocab, geometry: ChunkGeometry,
+                 chunk_batch: int = DEFAULT_CHUNK_BATCH) -> None:
+        if chunk_batch < 1:
+            raise ValueError(f"chunk_batch must be positive, got {chunk_batch}")
+        self.network = network.eval()
+        self.vocab = vocab
+        self.geometry = geometry
+        self.chunk_batch = chunk_batch
+        self._blank_logits: torch.Tensor | None = None
+
+    @classmethod
+    def from_dir(cls, model_dir: str | Path, **kwargs: Any) -> "PlateReader":
+        """Loads a model directory (this project's or ModelScope's ConvNextViT layout)."""
+        network, spec = load_model_dir(model_dir)
+        return cls(network, spec.vocab, spec.geometry, **kwargs)
+
+    @classmethod
+    def from_spec(cls, network: PlateRecognizer, spec: ModelSpec, **kwargs: Any) -> "PlateReader":
+        return cls(network, spec.vocab, spec.geometry, **kwargs)
+
+    # -- preprocessing ---------------------------------------------------------------------
+    def canvas(self, item: Any, name: str | None = None) -> np.ndarray:
+        """One input -> its (32, img_width, 3) uint8 canvas."""
+        return self.geometry.fit(load_rgb(item, name))
+
+    def canvases(self, items: Sequence[Any]) -> list[np.ndarray]:
+        """Canvases of a list; a bad item raises :class:`PlateInputError` naming its index."""
+        return [self.canvas(item, describe(item, i)) for i, item in enumerate(items)]
+
+    # -- network -----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def _chunk_logits(self, chunks: list[np.ndarray]) -> torch.Tensor:
+        """(N, 32, cw, 3) uint8 chunks -> (N, T, C) logits, ``chunk_batch`` at a time."""
+        out = []
+        for start in range(0, len(chunks), self.chunk_batch):
+            batch = np.stack(chunks[start:start + self.chunk_batch])
+            x = torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous().float() / 255.0
+            out.append(self.network(x))
+        return torch.cat(out)
+
+    def _blank(self) -> torch.Tensor:
+        if self._blank_logits is None:
+            g = self.geometry
+            self._blank_logits = self._chunk_logits([np.zeros((g.img_height, g.chunk_width, 3), np.uint8)])[0]
+        return self._blank_logits
+
+    @torch.inference_mode()
+    def logits_of_canvases(self, canvases: Sequence[np.ndarray]) -> torch.Tensor:
+        """(B, img_height, img_width, 3) canvases -> (B, sequence_length, num_classes) logits."""
+        g = self.geometry
+        index: dict[bytes, int] = {}
+        unique: list[np.ndarray] = []
+        slots: list[list[int]] = []  # per image, per chunk: -1 for blank, else row of `unique`
+        for canvas in canvases:
+            row = []
+            for chunk in g.chunks(canvas):
+                if not chunk.any():
+                    row.append(-1)
+                    continue
+                key = chunk.tobytes()
+                if key not in index:
+                    index[key] = len(unique)
+                    unique.append(chunk)
+                row.append(index[key])
+            slots.append(row)
+        logits = self._chunk_logits(unique) if unique else None
+        blank = self._blank() if any(-1 in row for row in slots) else None
+        sequences = []
+        for row in slots:
+            parts = []
+            for slot, (start, end) in zip(row, g.token_spans):
+                source = blank if slot < 0 else logits[slot]
+                parts.append(source[start:end])
+            sequences.append(torch.cat(parts))
+        if not sequences:
+            return torch.zeros(0, g.sequence_length, self.network.config.num_classes)
+        return torch.stack(sequences)
+
+    def logits(self, items: Sequence[Any]) -> torch.Tensor:
+        """Logits of a list of inputs: (B, sequence_length, num_classes)."""
+        return self.logits_of_canvases(self.canvases(items))
+
+    # -- decoding ----------------------------------------------------------------------------
+    def decode(self, logits: torch.Tensor) -> list[str]:
+        """Greedy CTC decoding of (B, T, C) logits."""
+        return [self.vocab.decode_greedy(row) for row in logits.argmax(-1).tolist()]
+
+    def read(self, items: Sequence[Any], batch_size: int = DEFAULT_CHUNK_BATCH) -> list[str]:
+        """Reads a list of inputs; a bad item raises :class:`PlateInputError` naming it."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        texts: list[str] = []
+        for start in range(0, len(items), batch_size):
+            part = items[start:start + batch_size]
+            canvases = [self.canvas(item, describe(item, start + i)) for i, item in enumerate(part)]
+            texts.extend(self.decode(self.logits_of_canvases(canvases)))
+        return texts
+
+    def read_one(self, item: Any) -> str:
+        return self.decode(self.logits_of_canvases([self.canvas(item)]))[0]
+
+    def read_many(self, items: Iterable[Any], batch_size: int = DEFAULT_CHUNK_BATCH):
+        """For bulk jobs: yields ``(index, text, error)``; a bad item yields its error and the
+        rest are still read."""
+        pending: list[tuple[int, np.ndarray]] = []
+
+        def flush():
+            texts = self.decode(self.logits_of_canvases([c for _, c in pending]))
+            out = [(i, t, None) for (i, _), t in zip(pending, texts)]
+            pending.clear()
+            return out
+
+        for i, item in enumerate(items):
+            try:
+                pending.append((i, self.canvas(item, describe(item, i))))
+            except PlateInputError as exc:
+                yield i, None, exc
+            if len(pending) >= batch_size:
+                yield from flush()
+        if pending:
+            yield from flush()
