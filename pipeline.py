@@ -1,4 +1,4 @@
-"""ModelScope entry point: the plate-reading pipeline (the code lives in ``plate_ocr``)."""
+"""ModelScope entry point: the plate reading pipeline (the code lives in ``plate_ocr``)."""
 
 try:  # ModelScope's remote-code route imports this file as ``<model dir>.pipeline``
     from .plate_ocr.modelscope_adapter import PlateOCRPipeline

@@ -88,7 +88,7 @@ def parse_spec(model_dir: str | Path, state_dict: Mapping[str, torch.Tensor] | N
     config = read_config(model_dir)
     model_cfg = config.get("model") or {}
     upstream = model_cfg.get("type", UPSTREAM_MODEL_TYPE) == UPSTREAM_MODEL_TYPE
-    vocab = CTCVocab.from_file(find_vocab(model_dir), strict=not upstream)
+    vocab = CTCVocab.from_file(find_vocab(model_dir), strict=not upstream and model_cfg.get("vocab_strict", True))
     try:
         geometry = ChunkGeometry.from_dict(model_cfg.get("inference_kwargs") or {})
         if upstream:
@@ -99,8 +99,10 @@ def parse_spec(model_dir: str | Path, state_dict: Mapping[str, torch.Tensor] | N
                 state_dict = load_state_dict(Path(model_dir) / WEIGHTS_FILE)
             network = infer_config(state_dict)
         elif model_cfg.get("type") == MODEL_TYPE:
+            # The head size is the vocab's unless stated (converted upstream heads are larger).
             network = NetworkConfig.from_dict(
-                {**(model_cfg.get("network") or {}), "num_classes": vocab.num_classes,
+                {**(model_cfg.get("network") or {}),
+                 "num_classes": model_cfg.get("num_classes", vocab.num_classes),
                  "num_positions": geometry.tokens_per_chunk})
         else:
             raise ValueError(f"model.type: expected {MODEL_TYPE!r} or {UPSTREAM_MODEL_TYPE!r}, got {model_cfg.get('type')!r}")
@@ -138,7 +140,7 @@ def load_model_dir(model_dir: str | Path) -> tuple[PlateRecognizer, ModelSpec]:
 
 
 def model_config_dict(network: NetworkConfig, geometry: ChunkGeometry, preset: str | None = None,
-                      allow_remote: bool = True, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                      allow_remote: bool = False, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The ``configuration.json`` of this project's model directories."""
     net = network.to_dict()
     # Derived from the vocab and the chunk width when loading: not stored twice.
@@ -149,11 +151,12 @@ def model_config_dict(network: NetworkConfig, geometry: ChunkGeometry, preset: s
     config: dict[str, Any] = {
         "framework": "pytorch",
         "task": TASK,
-        "allow_remote": allow_remote,
         "pipeline": {"type": PIPELINE_TYPE},
         "model": {"type": MODEL_TYPE, "network": net, "inference_kwargs": geometry.to_dict()},
         "preprocessor": {"type": PREPROCESSOR_TYPE},
     }
+    if allow_remote:  # only hub exports: with it, ModelScope insists on trust_remote_code=True
+        config["allow_remote"] = True
     if extra:
         config.update(extra)
     return config
