@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import urllib.request
+import warnings
 from typing import Any, Union
 
 import numpy as np
@@ -114,15 +115,21 @@ def _decode(data: bytes, name: str) -> np.ndarray:
     if not data:
         raise PlateInputError(f"{name}: empty file (0 bytes)")
     try:
-        image = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():  # sizes are checked below, with our own limit
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise PlateInputError(f"{name}: image exceeds the pixel limit ({exc})") from None
     except UnidentifiedImageError:
         raise PlateInputError(f"{name}: not an image (format not recognised)") from None
     except Exception as exc:
         raise PlateInputError(f"{name}: cannot decode image ({exc})") from None
     _check_size(image.size[0], image.size[1], name)
     try:
-        image.load()
-        image = ImageOps.exif_transpose(image)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image.load()
+            image = ImageOps.exif_transpose(image)
     except Exception as exc:  # truncated data, corrupt streams, decompression bombs
         raise PlateInputError(f"{name}: cannot decode image, file is truncated or corrupt ({exc})") from None
     return _from_pil(image, name)

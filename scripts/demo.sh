@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Fresh machine -> reads the demo plates in resources/demo with the bundled model, through
+# ModelScope's pipeline(). Installs what it needs into .venv first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup_env.sh modelscope
+exec .venv/bin/python scripts/demo.py "$@"

@@ -1,0 +1,56 @@
+"""The console script end to end, in a subprocess like a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .support import real_rows
+
+
+def run(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "plate_ocr.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_read_skips_bad_files_and_reads_the_rest(tiny_model_dir, tmp_path):
+    paths = [p for p, _ in real_rows("dev", limit=3)]
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really")
+    out = run("read", "--model", tiny_model_dir, paths[0], bad, tmp_path / "missing.png", paths[1], "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [r["text"] is None for r in rows] == [False, True, True, False]
+    assert "broken.jpg" in out.stderr and "missing.png" in out.stderr and "2 of 4" in out.stderr
+
+
+def test_read_fails_when_nothing_could_be_read(tiny_model_dir, tmp_path):
+    out = run("read", "--model", tiny_model_dir, tmp_path / "missing.png")
+    assert out.returncode == 1 and "no such file" in out.stderr
+
+
+def test_eval_prints_json_with_metrics(tiny_model_dir, tmp_path):
+    tsv = tmp_path / "set.tsv"
+    rows = real_rows("dev", limit=4)
+    tsv.write_text("path\tlabel\n" + "".join(f"{p}\t{l}\n" for p, l in rows), encoding="utf-8")
+    per_image = tmp_path / "per_image.jsonl"
+    out = run("eval", tsv, "--model", tiny_model_dir, "--json", "--per-image", per_image)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["count"] == 4 and 0 <= summary["exact_match"] <= 1
+    assert len(per_image.read_text(encoding="utf-8").splitlines()) == 4
+
+
+def test_bad_model_dir_is_a_clear_error(tmp_path):
+    out = run("read", "--model", tmp_path, "x.jpg")
+    assert out.returncode == 2 and "no such weights file" in out.stderr or "configuration.json" in out.stderr
+
+
+@pytest.mark.slow
+def test_convert_upstream_console_script(upstream_dir, tmp_path):
+    out = run("convert-upstream", upstream_dir, tmp_path / "plate")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "plate" / "pytorch_model.pt").exists()

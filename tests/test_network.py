@@ -1,0 +1,77 @@
+import pytest
+import torch
+
+from plate_ocr.network import (PRESETS, NetworkConfig, PlateRecognizer, checkpoint_filter_fn, count_parameters,
+                               infer_config, strip_prefixes)
+
+
+def test_upstream_preset_has_upstreams_names_shapes_and_size():
+    pytest.importorskip("modelscope")
+    from modelscope.models.cv.ocr_recognition.modules.ConvNextViT.main_model import ConvNextViT
+
+    ours = PlateRecognizer(PRESETS["convnext-vit-upstream"]).state_dict()
+    theirs = ConvNextViT().state_dict()
+    assert len(ours) == len(theirs) == 321
+    assert {k: tuple(v.shape) for k, v in ours.items()} == {k: tuple(v.shape) for k, v in theirs.items()}
+    assert sum(v.numel() for v in ours.values()) == 19_177_980
+
+
+def test_shapes_and_every_parameter_gets_a_gradient():
+    net = PlateRecognizer(PRESETS["convnext-vit-test"])
+    x = torch.rand(2, 3, 32, 160)
+    logits = net(x)
+    assert logits.shape == (2, 40, 74)
+    assert torch.isfinite(logits).all()
+    logits.logsumexp(-1).sum().backward()
+    unused = {"vitstr.cls_token"}  # kept for upstream checkpoints, never used in forward
+    missing = [n for n, p in net.named_parameters() if n not in unused and (p.grad is None or not p.grad.abs().sum())]
+    assert missing == []
+
+
+def test_chunks_are_independent():
+    net = PlateRecognizer(PRESETS["convnext-vit-test"]).eval()
+    a, b = torch.rand(1, 3, 32, 160), torch.rand(1, 3, 32, 160)
+    with torch.no_grad():
+        together = net(torch.cat([a, b]))
+        torch.testing.assert_close(together[:1], net(a))
+
+
+def test_wrong_input_sizes_name_the_problem():
+    net = PlateRecognizer(PRESETS["convnext-vit-test"])
+    with pytest.raises(ValueError, match="chunk width 200 gives 50 tokens"):
+        net(torch.rand(1, 3, 32, 200))
+    with pytest.raises(ValueError, match="height 64"):
+        net(torch.rand(1, 3, 64, 160))
+
+
+def test_checkpoint_filter_strips_prefixes_and_reports_keys_by_name():
+    net = PlateRecognizer(PRESETS["convnext-vit-test"])
+    state = {"module.recognizer." + k: v for k, v in net.state_dict().items()}
+    assert set(checkpoint_filter_fn(state, net)) == set(net.state_dict())
+    del state["module.recognizer.vitstr.norm.weight"]
+    state["module.recognizer.extra.weight"] = torch.zeros(1)
+    with pytest.raises(ValueError, match=r"missing: vitstr\.norm\.weight.*unexpected: extra\.weight"):
+        checkpoint_filter_fn(state, net)
+    state = dict(net.state_dict())
+    state["vitstr.head.bias"] = torch.zeros(5)
+    with pytest.raises(ValueError, match="shape mismatch: vitstr.head.bias"):
+        checkpoint_filter_fn(state, net)
+
+
+def test_infer_config_reads_sizes_off_weights():
+    config = PRESETS["convnext-vit-compact"]
+    state = strip_prefixes(PlateRecognizer(config).state_dict())
+    inferred = infer_config(state, num_heads=config.num_heads)
+    assert inferred == config
+
+
+def test_config_validation_names_the_key():
+    with pytest.raises(ValueError, match="num_heads"):
+        NetworkConfig(embed_dim=10, num_heads=3)
+    with pytest.raises(ValueError, match="unknown key.*'depth'"):
+        NetworkConfig.from_dict({"depth": 3})
+    assert NetworkConfig.from_dict({"preset": "convnext-vit-compact", "num_blocks": 3}).num_blocks == 3
+
+
+def test_compact_preset_is_small():
+    assert count_parameters(PlateRecognizer(PRESETS["convnext-vit-compact"])) < 1_500_000
