@@ -16,8 +16,10 @@ import numpy as np
 
 from .network import STEM_STRIDE
 
-#: Below this width/height ratio an image counts as a two-row plate (single-row crops are ~3-5).
-DOUBLE_ROW_MAX_ASPECT = 2.1
+#: Below this width/height ratio an image may be a two-row plate (440x220 mm, aspect 2), so it is
+#: read both as one line and split into its rows, and the more confident reading wins. Loose
+#: crops of single-row plates (440x140 mm) reach below 2 as well, so aspect alone cannot decide.
+DOUBLE_ROW_MAX_ASPECT = 2.4
 #: Two-row plates: the top row (province + letter) spans roughly the top 40 % of the plate,
 #: the bottom row the rest; the strips overlap a little so a loose split still holds each row.
 TOP_ROW_END = 0.42
@@ -35,8 +37,8 @@ class ChunkGeometry:
         chunk_overlap: Pixels shared by neighbouring chunks (a multiple of 8).
         keep_aspect: Resize to ``img_height`` keeping the aspect and pad black on the right
             (upstream); otherwise stretch every image to the full canvas.
-        double_row: Split two-row plates (aspect under ``DOUBLE_ROW_MAX_ASPECT``) into their rows
-            and read them side by side, top row first.
+        double_row: Also read images with an aspect under ``DOUBLE_ROW_MAX_ASPECT`` as two-row
+            plates: split into rows, side by side, top row first (see :meth:`candidates`).
     """
 
     img_height: int = 32
@@ -106,9 +108,20 @@ class ChunkGeometry:
     def sequence_length(self) -> int:
         return sum(end - start for start, end in self.token_spans)
 
-    def fit(self, image: np.ndarray) -> np.ndarray:
-        """Resizes one RGB uint8 image (H, W, 3) onto the (img_height, img_width, 3) canvas."""
-        if self.double_row and image.shape[1] < DOUBLE_ROW_MAX_ASPECT * image.shape[0]:
+    def may_be_two_rows(self, image: np.ndarray) -> bool:
+        return self.double_row and image.shape[1] < DOUBLE_ROW_MAX_ASPECT * image.shape[0]
+
+    def candidates(self, image: np.ndarray) -> list[np.ndarray]:
+        """Canvases to read an image as: the image itself, plus its two rows side by side when
+        it may be a two-row plate. The reader keeps the more confident reading."""
+        if self.may_be_two_rows(image):
+            return [self.fit(image), self.fit(image, two_rows=True)]
+        return [self.fit(image)]
+
+    def fit(self, image: np.ndarray, two_rows: bool = False) -> np.ndarray:
+        """Resizes one RGB uint8 image (H, W, 3) onto the (img_height, img_width, 3) canvas,
+        first putting its two rows side by side if ``two_rows``."""
+        if two_rows:
             image = split_rows(image, self.img_height)
         h, w = image.shape[:2]
         canvas = np.zeros((self.img_height, self.img_width, 3), np.uint8)

@@ -23,7 +23,7 @@ from modelscope.preprocessors.base import Preprocessor
 from modelscope.preprocessors.builder import PREPROCESSORS
 from modelscope.utils.constant import Fields, Tasks
 
-from .imageio import describe
+from .imageio import describe, load_rgb
 from .model_dir import MODEL_TYPE, PIPELINE_TYPE, PREPROCESSOR_TYPE, load_model_dir, parse_spec
 from .reader import DEFAULT_CHUNK_BATCH, PlateReader
 
@@ -38,29 +38,32 @@ class PlateOCRModel(TorchModel):
         self.reader = PlateReader.from_spec(network, spec)
 
     def forward(self, inputs: Dict[str, Any]) -> Dict[str, Any]:
-        """inputs['canvas']: (B, 32, W, 3) uint8 -> {'logits': (B, T, C)}."""
-        canvases = inputs["canvas"].cpu().numpy()
-        return {"logits": self.reader.logits_of_canvases(list(canvases))}
+        """inputs['canvas']: (N, 32, W, 3) uint8 candidate canvases, inputs['owner']: (N,) the
+        input each belongs to -> {'logits': (B, T, C)}, one row per input."""
+        logits = self.reader.logits_of_canvases(list(inputs["canvas"].cpu().numpy()))
+        owners = inputs.get("owner")
+        return {"logits": logits if owners is None else self.reader.pick(logits, owners.tolist())}
 
     def postprocess(self, inputs: Dict[str, Any], **kwargs: Any) -> Dict[str, Any]:
         return {"preds": self.reader.decode(inputs["logits"]), "logits": inputs["logits"]}
 
 
 class PlateOCRPreprocessor(Preprocessor):
-    """Input (or list of inputs) -> ``{'canvas': (B, 32, W, 3) uint8 tensor}``."""
+    """Input (or list of inputs) -> ``{'canvas': (N, 32, W, 3) uint8, 'owner': (N,) int64}``:
+    the candidate canvases of each input and which input each belongs to."""
 
     def __init__(self, model_dir: str, **kwargs: Any) -> None:
         super().__init__(kwargs.pop("mode", "inference"))
-        self.geometry = parse_spec(model_dir).geometry if "geometry" not in kwargs else kwargs["geometry"]
+        self.geometry = kwargs["geometry"] if "geometry" in kwargs else parse_spec(model_dir).geometry
 
     def __call__(self, inputs: Any) -> Dict[str, torch.Tensor]:
-        from .imageio import load_rgb
-
         items = inputs if isinstance(inputs, list) else [inputs]
-        canvases = [
-            self.geometry.fit(load_rgb(item, describe(item, i) if isinstance(inputs, list) else None))
-            for i, item in enumerate(items)]
-        return {"canvas": torch.from_numpy(np.stack(canvases))}
+        canvases, owners = [], []
+        for i, item in enumerate(items):
+            found = self.geometry.candidates(load_rgb(item, describe(item, i) if isinstance(inputs, list) else None))
+            canvases.extend(found)
+            owners.extend([i] * len(found))
+        return {"canvas": torch.from_numpy(np.stack(canvases)), "owner": torch.tensor(owners, dtype=torch.long)}
 
 
 class PlateOCRPipeline(Pipeline):

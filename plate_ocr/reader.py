@@ -59,13 +59,19 @@ class PlateReader:
         return cls(network, spec.vocab, spec.geometry, **kwargs)
 
     # -- preprocessing ---------------------------------------------------------------------
-    def canvas(self, item: Any, name: str | None = None) -> np.ndarray:
-        """One input -> its (32, img_width, 3) uint8 canvas."""
-        return self.geometry.fit(load_rgb(item, name))
+    def candidates(self, item: Any, name: str | None = None) -> list[np.ndarray]:
+        """One input -> its candidate (32, img_width, 3) uint8 canvases (see ChunkGeometry)."""
+        return self.geometry.candidates(load_rgb(item, name))
 
-    def canvases(self, items: Sequence[Any]) -> list[np.ndarray]:
-        """Canvases of a list; a bad item raises :class:`PlateInputError` naming its index."""
-        return [self.canvas(item, describe(item, i)) for i, item in enumerate(items)]
+    def _prepare(self, items: Sequence[Any], first_index: int = 0) -> tuple[list[np.ndarray], list[int]]:
+        """Candidate canvases of a list and, per canvas, the list position it belongs to; a bad
+        item raises :class:`PlateInputError` naming its index."""
+        canvases, owners = [], []
+        for i, item in enumerate(items):
+            found = self.candidates(item, describe(item, first_index + i))
+            canvases.extend(found)
+            owners.extend([i] * len(found))
+        return canvases, owners
 
     # -- network -----------------------------------------------------------------------------
     @torch.inference_mode()
@@ -116,9 +122,23 @@ class PlateReader:
             return torch.zeros(0, g.sequence_length, self.network.config.num_classes)
         return torch.stack(sequences)
 
+    @staticmethod
+    def pick(logits: torch.Tensor, owners: Sequence[int]) -> torch.Tensor:
+        """Keeps one candidate per owner: the one whose steps are, on average, most confident
+        (mean of the per-step max log-probability). Candidates of one owner are adjacent."""
+        if len(set(owners)) == len(owners):
+            return logits
+        confidence = logits.log_softmax(-1).amax(-1).mean(-1)
+        keep: dict[int, int] = {}
+        for row, owner in enumerate(owners):
+            if owner not in keep or confidence[row] > confidence[keep[owner]]:
+                keep[owner] = row
+        return logits[[keep[o] for o in sorted(keep)]]
+
     def logits(self, items: Sequence[Any]) -> torch.Tensor:
         """Logits of a list of inputs: (B, sequence_length, num_classes)."""
-        return self.logits_of_canvases(self.canvases(items))
+        canvases, owners = self._prepare(items)
+        return self.pick(self.logits_of_canvases(canvases), owners)
 
     # -- decoding ----------------------------------------------------------------------------
     def decode(self, logits: torch.Tensor) -> list[str]:
@@ -131,28 +151,29 @@ class PlateReader:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         texts: list[str] = []
         for start in range(0, len(items), batch_size):
-            part = items[start:start + batch_size]
-            canvases = [self.canvas(item, describe(item, start + i)) for i, item in enumerate(part)]
-            texts.extend(self.decode(self.logits_of_canvases(canvases)))
+            canvases, owners = self._prepare(items[start:start + batch_size], start)
+            texts.extend(self.decode(self.pick(self.logits_of_canvases(canvases), owners)))
         return texts
 
     def read_one(self, item: Any) -> str:
-        return self.decode(self.logits_of_canvases([self.canvas(item)]))[0]
+        return self.read([item])[0]
 
     def read_many(self, items: Iterable[Any], batch_size: int = DEFAULT_CHUNK_BATCH):
         """For bulk jobs: yields ``(index, text, error)``; a bad item yields its error and the
         rest are still read."""
-        pending: list[tuple[int, np.ndarray]] = []
+        pending: list[tuple[int, list[np.ndarray]]] = []
 
         def flush():
-            texts = self.decode(self.logits_of_canvases([c for _, c in pending]))
+            canvases = [c for _, found in pending for c in found]
+            owners = [k for k, (_, found) in enumerate(pending) for _ in found]
+            texts = self.decode(self.pick(self.logits_of_canvases(canvases), owners))
             out = [(i, t, None) for (i, _), t in zip(pending, texts)]
             pending.clear()
             return out
 
         for i, item in enumerate(items):
             try:
-                pending.append((i, self.canvas(item, describe(item, i))))
+                pending.append((i, self.candidates(item, describe(item, i))))
             except PlateInputError as exc:
                 yield i, None, exc
             if len(pending) >= batch_size:

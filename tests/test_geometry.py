@@ -30,9 +30,12 @@ def test_wide_images_are_squashed_to_the_canvas():
 def test_compact_geometry_stretches_and_splits_two_row_plates():
     single = np.zeros((40, 140, 3), np.uint8)
     assert COMPACT_GEOMETRY.fit(single).shape == (32, 160, 3)
+    assert len(COMPACT_GEOMETRY.candidates(single)) == 1
     double = np.zeros((140, 220, 3), np.uint8)
     double[:42] = 255  # top row bright (above the bottom strip), bottom row dark
-    canvas = COMPACT_GEOMETRY.fit(double)
+    plain, canvas = COMPACT_GEOMETRY.candidates(double)
+    np.testing.assert_array_equal(plain, COMPACT_GEOMETRY.fit(double))
+    assert len(UPSTREAM_GEOMETRY.candidates(double)) == 1
     # the top row strip comes first (left), the bottom row strip after it
     assert canvas[:, :20].mean() > 150 and canvas[:, -40:].mean() < 10
 

@@ -210,16 +210,20 @@ class TrainingMix:
     def strength(self, index: int) -> float:
         return min(1.0, self.min_strength + (1 - self.min_strength) * index / self.ramp)
 
-    def item(self, index: int) -> tuple[np.ndarray, str]:
+    def item(self, index: int) -> tuple[np.ndarray, str, bool]:
+        """``(RGB image, label, two_rows)``; ``two_rows`` marks two-row plates, which training
+        feeds split into rows (the reading the pipeline picks for them)."""
         rng = np.random.default_rng([self.seed, index])
         strength = self.strength(index)
         if rng.random() < self.real_fraction:
             k = int(rng.integers(len(self.real)))
             if k not in self._cache:
                 self._cache[k] = self.real[k].rgb()
-            return augment_crop(self._cache[k], rng, strength), self.real[k].label
+            return augment_crop(self._cache[k], rng, strength), self.real[k].label, False
+        from .synth import DOUBLE_ROW_TYPES
+
         sample = self.synth(index, strength)
-        return np.asarray(sample.image.convert("RGB")), sample.label
+        return np.asarray(sample.image.convert("RGB")), sample.label, sample.plate_type in DOUBLE_ROW_TYPES
 
 
 def iter_batches(items: Sequence, size: int) -> Iterator[Sequence]:

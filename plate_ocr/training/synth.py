@@ -289,13 +289,19 @@ MAX_VERT_FORESHORTEN = 0.08
 BASE_MARGIN = 0.04  # margin at strength 0 (fraction of plate height)
 MARGIN_RANGE = (-0.06, 0.35)  # extra margin per side at strength 1 (fraction of plate height)
 ASPECT_JITTER_SIGMA = 0.10
+DOUBLE_ROW_MIN_HEIGHT_RATIO = 0.4  # plate height / width above which a plate is double-row
+DOUBLE_ROW_MAX_STRETCH = 1.3  # double-row crops are made up to this much taller
+DOUBLE_ROW_MAX_ASPECT = 2.15  # width / height cap of double-row crops
 CHAR_OFFSET_SIGMA = 1.2  # mm
 P_BLUR, MAX_BLUR_SIGMA = 0.45, 1.6
 P_MOTION, MAX_MOTION_LEN = 0.2, 9
 P_LOWRES, LOWRES_RANGE = 0.3, (0.3, 0.75)
 P_NOISE, MAX_NOISE_SIGMA = 0.5, 12.0
 P_JPEG, JPEG_QUALITY_RANGE = 0.6, (12, 90)
-P_GRADIENT, P_SHADOW, P_SPECKS, P_CAST = 0.45, 0.25, 0.3, 0.6
+P_GRADIENT, P_SHADOW, P_SPECKS, P_CAST = 0.45, 0.25, 0.25, 0.6
+SPECK_MAX_RADIUS = 0.025  # fraction of image height
+P_FRAME = 0.35  # plate holder frame drawn around the plate
+FRAME_WIDTH_RANGE = (0.02, 0.08)  # frame width, fraction of the plate size
 CONTRAST_RANGE = (0.45, 1.15)
 P_NOPLATE_BG = 0.5
 SOFT_EDGE_GAIN = 4.0
@@ -309,6 +315,7 @@ TEMPLATE_SUPERSAMPLE = 2
 _GLYPH_SOURCES = ("real", "pengfei", "huang")
 _SOURCE_PROBS = (0.45, 0.3, 0.25)
 P_MIXED_CHAR = 0.15
+REAL_CJK_MAX_PX = 40  # largest rendered cell height that uses real province photos
 _REAL_SKIP_STYLES = ("top",)
 
 _PROVINCE_DIR_FALLBACK = "province_mapping.txt"
@@ -437,14 +444,17 @@ class PlateSynthesizer:
                 img = _read_unchanged(f)
                 if img is None or img.ndim != 3 or img.shape[2] != 4:
                     continue
-                add("huang", style, f.stem, img[:, :, 3])
+                char = f.stem.upper() if f.stem.isascii() else f.stem  # green/k.png is K
+                add("huang", style, char, img[:, :, 3])
         if not glyphs.get(("pengfei", "single")):
             raise FileNotFoundError(f"no glyph images under {font_dir}")
         return glyphs
 
-    def _load_templates(self) -> dict[tuple[str, float], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Returns {(template, scale): (RGBA float32 HxWx4 with alpha 0..255, bg weight HxW,
-        current background colour)} at each render scale."""
+    def _load_templates(
+        self,
+    ) -> dict[tuple[str, float], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Returns {(template, scale): (RGB float32 HxWx3, background weight HxWx3, alpha HxW in
+        [0, 1], current background colour)} at each render scale."""
         out = {}
         model_dir = self.assets_dir / "pengfei8324_generator" / "plate_model"
         for style in self._styles.values():
@@ -468,16 +478,21 @@ class PlateSynthesizer:
             for cx, cy in ((radius, radius), (w - 1 - radius, radius), (radius, h - 1 - radius),
                            (w - 1 - radius, h - 1 - radius)):
                 cv2.circle(alpha, (cx, cy), radius, 255, -1, cv2.LINE_AA)
-            rgba = np.dstack([rgb, alpha])
             for scale in RENDER_SCALES:
                 size = (int(round(base_w * scale)), int(round(base_h * scale)))
-                small = cv2.resize(rgba, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+                small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+                small_alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
                 sh, sw = small.shape[:2]
-                core = small[sh // 3: 2 * sh // 3, sw // 4: 3 * sw // 4, :3].reshape(-1, 3)
+                core = small[sh // 3: 2 * sh // 3, sw // 4: 3 * sw // 4].reshape(-1, 3)
                 bg_col = np.median(core, axis=0).astype(np.float32)
-                dist = np.abs(small[:, :, :3] - bg_col).sum(axis=2)
+                dist = np.abs(small - bg_col).sum(axis=2)
                 bg_weight = np.clip(1.0 - dist / 120.0, 0.0, 1.0).astype(np.float32)
-                out[(name, scale)] = (small, bg_weight, bg_col)
+                out[(name, scale)] = (
+                    small,
+                    np.ascontiguousarray(np.repeat(bg_weight[:, :, None], 3, axis=2)),
+                    small_alpha.astype(np.float32) / 255.0,
+                    bg_col,
+                )
         return out
 
     @staticmethod
@@ -532,7 +547,8 @@ class PlateSynthesizer:
             if scale >= px_per_mm * RENDER_OVERSAMPLE:
                 render_scale = scale
         plate = self._render_plate(style, label, rng, s, render_scale)
-        image = self._place(plate, quad, out_w, out_h, rng)
+        alpha = self._templates[(style.template, render_scale)][2]
+        image = self._place(plate, alpha, quad, out_w, out_h, rng)
         image = self._degrade(image, rng, s)
         return SynthSample(Image.fromarray(image, "RGB"), label, plate_type)
 
@@ -605,16 +621,16 @@ class PlateSynthesizer:
     def _render_plate(self, style: _Style, label: str, rng: np.random.Generator, s: float,
                       k: float) -> np.ndarray:
         """Renders the plate as RGBA float32 (alpha 0..255) at ``k`` pixels per mm."""
-        tpl, bg_weight, cur_bg = self._templates[(style.template, k)]
+        tpl, bg_weight3, _, cur_bg = self._templates[(style.template, k)]
         if style.bg != "keep":
             new_bg = self._colour(rng, _BG_RANGES[style.bg], BG_JITTER)
-            delta = np.append(new_bg - cur_bg, np.float32(0.0)).astype(np.float32)
-            plate = tpl + bg_weight[:, :, None] * delta
+            delta = tuple(float(v) for v in new_bg - cur_bg) + (0.0,)
+            plate = cv2.add(cv2.multiply(bg_weight3, delta), tpl)
         else:
-            gain = np.append(rng.uniform(0.85, 1.05, 3), 1.0).astype(np.float32)
-            plate = tpl * gain
+            gain = tuple(float(v) for v in rng.uniform(0.85, 1.05, 3)) + (1.0,)
+            plate = cv2.multiply(tpl, gain)
         # Values may leave [0, 255] slightly at the template's rim; _degrade clips at the end.
-        rgb = plate[:, :, :3]
+        rgb = plate
         fg = self._colour(rng, _FG_RANGES[style.fg], 8.0)
         red = self._colour(rng, _FG_RANGES["red"], 8.0)
 
@@ -628,6 +644,9 @@ class PlateSynthesizer:
             src = source
             if draws[i, 0] < P_MIXED_CHAR:
                 src = _GLYPH_SOURCES[int(draws[i, 1] * len(_GLYPH_SOURCES))]
+            if src == "real" and char not in ALNUM and k * h > REAL_CJK_MAX_PX:
+                # 20 px province photos turn into blobs when large: use a glyph render.
+                src = "pengfei" if draws[i, 1] < 0.5 else "huang"
             pool, used = self._lookup[(char, gstyle, src)]
             glyph = pool[int(draws[i, 2] * len(pool))]
             cw = max(2, int(round(w * k)))
@@ -714,22 +733,38 @@ class PlateSynthesizer:
         y0 = y_min - margins[2] * ph
         y1 = y_max + margins[3] * ph
         crop_w, crop_h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+        double = ph / pw > DOUBLE_ROW_MIN_HEIGHT_RATIO
+        tall = rng.uniform(1.0, DOUBLE_ROW_MAX_STRETCH)
+        if double:  # real double-row crops range from 2.0 down to about 1.5 width/height
+            aspect_j *= tall
         out_h = max(12, int(round(out_w * crop_h / crop_w * aspect_j)))
+        if double:
+            out_h = max(out_h, int(math.ceil(out_w / DOUBLE_ROW_MAX_ASPECT)))
         scale = np.array([out_w / crop_w, out_h / crop_h])
         return (quad - [x0, y0]) * scale, out_w, out_h
 
-    def _place(self, plate: np.ndarray, quad: np.ndarray, out_w: int, out_h: int,
-               rng: np.random.Generator) -> np.ndarray:
-        """Warps the RGBA plate onto a background; returns float32 RGB."""
+    def _place(self, plate: np.ndarray, alpha: np.ndarray, quad: np.ndarray, out_w: int,
+               out_h: int, rng: np.random.Generator) -> np.ndarray:
+        """Warps the RGB plate with its alpha onto a background; returns float32 RGB."""
         bg = self._background(out_w, out_h, rng)
+        frame_u, frame_w, frame_grey = rng.random(3)
+        if frame_u < P_FRAME:
+            lo, hi = FRAME_WIDTH_RANGE
+            centre = quad.mean(axis=0)
+            grow = 1.0 + lo + (hi - lo) * frame_w
+            outer = (quad - centre) * grow + centre
+            grey = 10 + 190 * frame_grey ** 2
+            cv2.fillConvexPoly(bg, np.round(outer * 4).astype(np.int32), (grey, grey, grey),
+                               cv2.LINE_AA, shift=2)
         sh, sw = plate.shape[:2]
         src = np.array([[0, 0], [sw, 0], [sw, sh], [0, sh]], np.float32)
         mat = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
-        warped = cv2.warpPerspective(plate, mat, (out_w, out_h), flags=cv2.INTER_LINEAR,
+        size = (out_w, out_h)
+        warped = cv2.warpPerspective(plate, mat, size, flags=cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        a = warped[:, :, 3:4] * (1.0 / 255.0)
-        bg += a * (warped[:, :, :3] - bg)
-        return bg
+        a = cv2.warpPerspective(alpha, mat, size, flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return cv2.blendLinear(warped, bg, a, 1.0 - a)
 
     # ---------------------------------------------------------------- degradation
 
@@ -758,12 +793,13 @@ class PlateSynthesizer:
             depth = (0.25 + 0.4 * sp[3]) * s
             img *= (1 - depth * mask)[:, :, None]
         # Dirt specks.
-        n_specks = int(rng.integers(3, 25))
+        n_specks = int(rng.integers(2, 15))
         spk = rng.random((n_specks, 4))
         if u[2] < P_SPECKS * s:
             for sx_, sy_, sr, sc in spk:
                 col = (60 + 80 * sc, 50 + 60 * sc, 40 + 40 * sc)
-                cv2.circle(img, (int(sx_ * w), int(sy_ * h)), max(1, int(sr * h * 0.04)), col, -1)
+                radius = max(1, int(sr * h * SPECK_MAX_RADIUS))
+                cv2.circle(img, (int(sx_ * w), int(sy_ * h)), radius, col, -1)
         # Colour cast, contrast, brightness, gamma.
         cast = rng.normal(1.0, 0.12, 3)
         contrast = rng.uniform(CONTRAST_RANGE[0], CONTRAST_RANGE[1])
@@ -772,7 +808,7 @@ class PlateSynthesizer:
         if u[3] < P_CAST * s:
             gain = (1 + (cast - 1) * s).astype(np.float32)
             c = 1 + (contrast - 1) * s
-            mean = (img.reshape(-1, 3).mean(axis=0) * gain).astype(np.float32)
+            mean = (np.asarray(cv2.mean(img)[:3]) * gain).astype(np.float32)
             # out = mean + (img * gain - mean) * c + bright
             img *= gain * c
             img += mean * (1 - c) + bright * s

@@ -85,8 +85,9 @@ class CanvasDataset(Dataset):
         return self.length
 
     def __getitem__(self, i: int):
-        image, label = self.mix.item(self.offset + i)
-        return torch.from_numpy(self.geometry.fit(image)), torch.tensor(self.vocab.encode(label), dtype=torch.long)
+        image, label, two_rows = self.mix.item(self.offset + i)
+        canvas = self.geometry.fit(image, two_rows=two_rows)
+        return torch.from_numpy(canvas), torch.tensor(self.vocab.encode(label), dtype=torch.long)
 
 
 def collate(batch):

@@ -1,0 +1,147 @@
+"""Speed and memory: ModelScope's built-in ConvNextViT pipeline against this plugin, same weights,
+same real crops, one run; plus the bundled compact model.
+
+Each measurement runs in a fresh subprocess (so peak RSS is its own). Prints a table and, with
+--json, the raw figures. Usage:
+
+    python scripts/benchmark.py [--plates 256] [--latency-plates 40] [--json out.json]
+
+The upstream-size checkpoint is made by ModelScope's own ConvNextViT with random weights (DAMO's
+weights cannot be downloaded here); speed does not depend on the weight values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CROPS = ROOT.parent / "shared" / "data" / "plates" / "real" / "dev.tsv"
+
+
+def crops(tsv: Path, count: int) -> list[str]:
+    with open(tsv, encoding="utf-8") as f:
+        paths = [str(tsv.parent / r["path"]) for r in csv.DictReader(f, delimiter="\t")]
+    return [paths[i % len(paths)] for i in range(count)]
+
+
+def make_upstream_dir(path: Path) -> None:
+    sys.path.insert(0, str(ROOT))
+    from tests.support import write_upstream_dir
+
+    write_upstream_dir(path)
+
+
+def child(kind: str, model: str, threads: int, paths: list[str], latency_plates: int) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    from modelscope.pipelines import pipeline
+    from modelscope.utils.constant import Tasks
+
+    if kind == "builtin":
+        ocr = pipeline(Tasks.ocr_recognition, model=model, device="cpu")
+    else:
+        import plate_ocr  # noqa: F401
+        ocr = pipeline(Tasks.ocr_recognition, model=model, device="cpu")
+    ocr(paths[0])  # warm-up
+    times = []
+    for path in paths[:latency_plates]:
+        start = time.perf_counter()
+        ocr(path)
+        times.append(time.perf_counter() - start)
+    times.sort()
+    out = {"latency_ms_median": 1000 * times[len(times) // 2], "latency_ms_mean": 1000 * sum(times) / len(times)}
+    if len(paths) > latency_plates:
+        start = time.perf_counter()
+        texts = [r["text"][0] for r in ocr(paths)]
+        out["throughput_per_s"] = len(paths) / (time.perf_counter() - start)
+        out["texts"] = texts
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def run_child(kind: str, model: str, threads: int, paths: list[str], latency_plates: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(paths, f)
+    cmd = [sys.executable, __file__, "--child", kind, "--model", model, "--threads", str(threads),
+           "--paths-file", f.name, "--latency-plates", str(latency_plates)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    os.unlink(f.name)
+    if out.returncode != 0:
+        raise RuntimeError(f"{kind} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--plates", type=int, default=256, help="list size for throughput")
+    parser.add_argument("--latency-plates", type=int, default=40)
+    parser.add_argument("--crops", default=str(DEFAULT_CROPS), help="TSV of real crops")
+    parser.add_argument("--bundled", default=str(ROOT), help="bundled model directory")
+    parser.add_argument("--json", help="write raw figures here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=2, help=argparse.SUPPRESS)
+    parser.add_argument("--paths-file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        paths = json.loads(Path(args.paths_file).read_text())
+        print(json.dumps(child(args.child, args.model, args.threads, paths, args.latency_plates), ensure_ascii=False))
+        return 0
+
+    paths = crops(Path(args.crops), args.plates)
+    results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+                     "plates": args.plates}
+    with tempfile.TemporaryDirectory() as tmp:
+        upstream = Path(tmp) / "upstream"
+        make_upstream_dir(upstream)
+        converted = Path(tmp) / "converted"
+        sys.path.insert(0, str(ROOT))
+        from plate_ocr.upstream import convert_upstream
+        convert_upstream(upstream, converted)
+        for kind, model in (("builtin", str(upstream)), ("plugin", str(converted)), ("bundled", args.bundled)):
+            for threads in (1, 2):
+                lat_only = threads == 1
+                sel = paths[: args.latency_plates] if lat_only else paths
+                results[f"{kind}_{threads}t"] = run_child(kind, model, threads, sel, args.latency_plates)
+                print(f"{kind} {threads} thread(s): "
+                      + ", ".join(f"{k} {v:.1f}" for k, v in results[f"{kind}_{threads}t"].items() if k != "texts"),
+                      flush=True)
+    b, p = results["builtin_2t"], results["plugin_2t"]
+    identical = b["texts"] == p["texts"]
+    results["identical_text"] = identical
+    results["throughput_ratio"] = p["throughput_per_s"] / b["throughput_per_s"]
+    results["latency_ratio_1t"] = results["builtin_1t"]["latency_ms_median"] / results["plugin_1t"]["latency_ms_median"]
+    results["latency_ratio_2t"] = b["latency_ms_median"] / p["latency_ms_median"]
+    print()
+    print(f"machine: {results['machine']}")
+    print(f"{'':28}{'built-in':>12}{'plugin':>12}{'ratio':>8}{'bundled':>12}")
+    for label, key, fmt in (("latency 1 thread (ms/plate)", ("1t", "latency_ms_median"), "{:.1f}"),
+                            ("latency 2 threads (ms/plate)", ("2t", "latency_ms_median"), "{:.1f}"),
+                            (f"throughput {args.plates} list (/s)", ("2t", "throughput_per_s"), "{:.1f}"),
+                            ("peak RSS 2 threads (MB)", ("2t", "peak_rss_mb"), "{:.0f}")):
+        t, k = key
+        bv, pv, cv = results[f"builtin_{t}"][k], results[f"plugin_{t}"][k], results[f"bundled_{t}"][k]
+        ratio = pv / bv if "throughput" in k else bv / pv
+        print(f"{label:28}{fmt.format(bv):>12}{fmt.format(pv):>12}{ratio:>7.2f}x{fmt.format(cv):>12}")
+    print(f"identical text on all {args.plates} plates (built-in vs plugin): {identical}")
+    for key in list(results):
+        if isinstance(results[key], dict):
+            results[key].pop("texts", None)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    return 0 if identical else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Tests for the synthetic plate generator."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plate_ocr.training.synth import (
+    CHARSET,
+    DOUBLE_ROW_TYPES,
+    LABEL_PATTERNS,
+    PLATE_TYPES,
+    PlateSynthesizer,
+    random_label,
+)
+
+VOCAB = (
+    "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+    "学警挂港澳使领"
+    "0123456789"
+    "ABCDEFGHJKLMNPQRSTUVWXYZ"
+)
+
+
+def _assets_dir() -> Path:
+    shared = os.environ.get("PLATE_OCR_SHARED")
+    base = Path(shared) if shared else Path(__file__).resolve().parents[2].parent / "shared"
+    return base / "data/plates/synth"
+
+
+ASSETS = _assets_dir()
+needs_assets = pytest.mark.skipif(not ASSETS.is_dir(), reason=f"assets not found at {ASSETS}")
+
+
+@pytest.fixture(scope="module")
+def synth() -> PlateSynthesizer:
+    return PlateSynthesizer(ASSETS, seed=7)
+
+
+def test_charset_within_vocab() -> None:
+    assert set(CHARSET) <= set(VOCAB)
+    assert len(set(CHARSET)) == len(CHARSET)
+    assert "I" not in CHARSET and "O" not in CHARSET
+
+
+def test_types_consistent() -> None:
+    assert set(LABEL_PATTERNS) == set(PLATE_TYPES)
+    assert DOUBLE_ROW_TYPES <= set(PLATE_TYPES)
+    assert len(set(PLATE_TYPES)) == len(PLATE_TYPES)
+
+
+@pytest.mark.parametrize("plate_type", PLATE_TYPES)
+def test_random_label_format(plate_type: str) -> None:
+    rng = np.random.default_rng(123)
+    for _ in range(300):
+        label = random_label(plate_type, rng)
+        assert re.fullmatch(LABEL_PATTERNS[plate_type], label), (plate_type, label)
+        assert set(label) <= set(CHARSET)
+
+
+def test_random_label_has_repeats_and_rare_provinces() -> None:
+    rng = np.random.default_rng(0)
+    labels = [random_label("blue", rng) for _ in range(2000)]
+    repeats = sum(any(a == b for a, b in zip(lab, lab[1:])) for lab in labels)
+    assert repeats > 0.2 * len(labels)
+    firsts = {lab[0] for lab in labels}
+    assert {"藏", "琼", "宁", "青"} <= firsts
+
+
+def test_random_label_rejects_unknown_type() -> None:
+    with pytest.raises(ValueError):
+        random_label("purple", np.random.default_rng(0))
+
+
+@needs_assets
+def test_samples_valid(synth: PlateSynthesizer) -> None:
+    seen = set()
+    for i in range(300):
+        sample = synth.sample(i, strength=float(i % 3) / 2)
+        seen.add(sample.plate_type)
+        assert re.fullmatch(LABEL_PATTERNS[sample.plate_type], sample.label)
+        assert set(sample.label) <= set(CHARSET)
+        img = sample.image
+        assert img.mode == "RGB"
+        w, h = img.size
+        assert 60 <= w <= 600 and 12 <= h <= 400, img.size
+        if sample.plate_type in DOUBLE_ROW_TYPES:
+            assert w / h < 2.2, (sample.plate_type, img.size)
+        else:
+            assert w > h, (sample.plate_type, img.size)
+    assert seen == set(PLATE_TYPES)
+
+
+@needs_assets
+def test_deterministic(synth: PlateSynthesizer) -> None:
+    other = PlateSynthesizer(ASSETS, seed=7)
+    for i in (0, 5, 99):
+        a, b = synth.sample(i, 0.8), other.sample(i, 0.8)
+        assert a.label == b.label and a.plate_type == b.plate_type
+        assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
+    a, b = synth.sample(1, 0.8), synth.sample(2, 0.8)
+    assert a.label != b.label or not np.array_equal(np.asarray(a.image), np.asarray(b.image))
+
+
+@needs_assets
+def test_picklable(synth: PlateSynthesizer) -> None:
+    clone = pickle.loads(pickle.dumps(synth))
+    a, b = synth.sample(3, 1.0), clone.sample(3, 1.0)
+    assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
+
+
+@needs_assets
+def test_type_weights_restrict_types() -> None:
+    synth = PlateSynthesizer(ASSETS, seed=1, type_weights={"green_car": 1.0})
+    assert {synth.sample(i).plate_type for i in range(20)} == {"green_car"}
+    with pytest.raises(ValueError):
+        PlateSynthesizer(ASSETS, type_weights={"purple": 1.0})
+
+
+@needs_assets
+def test_strength_zero_is_clean(synth: PlateSynthesizer) -> None:
+    for i in range(40):
+        clean = synth.sample(i, strength=0.0)
+        arr = np.asarray(clean.image).astype(np.float32)
+        h, w = arr.shape[:2]
+        # Centred and upright: the plate fills nearly the whole crop with even margins, so the
+        # centre band is plate, and the image is sharp (strong horizontal gradients).
+        aspect = w / h
+        if clean.plate_type in DOUBLE_ROW_TYPES:
+            assert 1.45 < aspect < 2.2
+        else:
+            assert 2.7 < aspect < 3.7
+        grad = np.abs(np.diff(arr.mean(axis=2), axis=1))
+        assert grad.max() > 100
+        # No sensor noise: a horizontal gradient of flat background rows is mostly zero.
+        assert np.median(grad) < 4.0
