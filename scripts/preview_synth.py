@@ -46,7 +46,8 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--n", type=int, default=48)
     ap.add_argument("--cols", type=int, default=4)
-    ap.add_argument("--strength", type=float, default=1.0)
+    ap.add_argument("--strength", type=float, default=1.0,
+                    help="augmentation strength; negative times a ramp 0..1 in the speed test")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--assets", type=Path, default=default_assets())

@@ -318,7 +318,7 @@ P_MIXED_CHAR = 0.15
 REAL_CJK_MAX_PX = 40  # largest rendered cell height that uses real province photos
 _REAL_SKIP_STYLES = ("top",)
 
-_PROVINCE_DIR_FALLBACK = "province_mapping.txt"
+_PROVINCE_MAPPING_FILE = "province_mapping.txt"
 
 
 def _crop_to_ink(mask: np.ndarray, thresh: int = 100) -> np.ndarray | None:
@@ -369,11 +369,16 @@ class PlateSynthesizer:
         if weights.sum() <= 0:
             raise ValueError("type_weights must have a positive sum")
         self.type_probs = weights / weights.sum()
+        self._type_weights = dict(type_weights)
         self._styles = _build_styles()
         self._glyphs = self._load_glyphs()
         self._templates = self._load_templates()
         self._backgrounds = self._load_backgrounds()
         self._lookup = self._build_lookup()
+
+    def __reduce__(self) -> tuple[type, tuple[Path, int, dict[str, float]]]:
+        """Pickles as the constructor arguments; the copy reloads the assets (about 1 s)."""
+        return (self.__class__, (self.assets_dir, self.seed, self._type_weights))
 
     # ---------------------------------------------------------------- asset loading
 
@@ -400,7 +405,7 @@ class PlateSynthesizer:
                         if crop is not None and crop.shape[0] >= 12:
                             real.setdefault(d.name, []).append(crop)
         mapping = {}
-        for line in (easypr / _PROVINCE_DIR_FALLBACK).read_text(encoding="utf-8").splitlines():
+        for line in (easypr / _PROVINCE_MAPPING_FILE).read_text(encoding="utf-8").splitlines():
             parts = line.split()
             if len(parts) == 2:
                 mapping[parts[0]] = parts[1]
@@ -548,7 +553,7 @@ class PlateSynthesizer:
                 render_scale = scale
         plate = self._render_plate(style, label, rng, s, render_scale)
         alpha = self._templates[(style.template, render_scale)][2]
-        image = self._place(plate, alpha, quad, out_w, out_h, rng)
+        image = self._place(plate, alpha, quad, out_w, out_h, rng, s)
         image = self._degrade(image, rng, s)
         return SynthSample(Image.fromarray(image, "RGB"), label, plate_type)
 
@@ -744,11 +749,11 @@ class PlateSynthesizer:
         return (quad - [x0, y0]) * scale, out_w, out_h
 
     def _place(self, plate: np.ndarray, alpha: np.ndarray, quad: np.ndarray, out_w: int,
-               out_h: int, rng: np.random.Generator) -> np.ndarray:
+               out_h: int, rng: np.random.Generator, s: float) -> np.ndarray:
         """Warps the RGB plate with its alpha onto a background; returns float32 RGB."""
         bg = self._background(out_w, out_h, rng)
         frame_u, frame_w, frame_grey = rng.random(3)
-        if frame_u < P_FRAME:
+        if frame_u < P_FRAME * s:
             lo, hi = FRAME_WIDTH_RANGE
             centre = quad.mean(axis=0)
             grow = 1.0 + lo + (hi - lo) * frame_w
