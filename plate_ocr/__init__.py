@@ -11,3 +11,4 @@ __version__ = "0.1.0"
 
 if importlib.util.find_spec("modelscope") is not None:  # registration is the point of importing us
     from . import modelscope_adapter  # noqa: F401
+    from .modelscope_adapter import use_for_upstream_models  # noqa: F401

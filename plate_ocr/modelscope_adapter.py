@@ -116,3 +116,19 @@ def _register(registry: Any, group: str, name: str, cls: type) -> None:
 _register(MODELS, Tasks.ocr_recognition, MODEL_TYPE, PlateOCRModel)
 _register(PREPROCESSORS, Fields.cv, PREPROCESSOR_TYPE, PlateOCRPreprocessor)
 _register(PIPELINES, Tasks.ocr_recognition, PIPELINE_TYPE, PlateOCRPipeline)
+
+#: ModelScope's own pipeline type for DAMO's ConvNextViT recognisers.
+UPSTREAM_PIPELINE_TYPE = "convnextTiny-ocr-recognition"
+
+
+def use_for_upstream_models() -> None:
+    """Opt-in: make DAMO's ConvNextViT model directories (their ``configuration.json`` names
+    ``convnextTiny-ocr-recognition``) run on this implementation: same text, faster, and no
+    crash on ids without a vocab line. Affects this process only; call it after importing
+    ModelScope and before building the pipeline."""
+    # ModelScope imports its own pipeline module lazily when the name is first built, and that
+    # import registers the name: import it now, so that the override below is the last word.
+    import modelscope.pipelines.cv.ocr_recognition_pipeline  # noqa: F401
+
+    PIPELINES.register_module(group_key=Tasks.ocr_recognition, module_name=UPSTREAM_PIPELINE_TYPE,
+                              module_cls=PlateOCRPipeline, force=True)

@@ -102,3 +102,28 @@ def test_padding_chunks_are_computed_once(converted, monkeypatch):
     seen.clear()
     reader.read(paths)
     assert sum(seen) == len(paths)
+
+
+def test_opt_in_runs_the_upstream_directory_itself_on_this_implementation(upstream_dir, builtin):
+    import subprocess
+    import sys
+    import textwrap
+
+    # In a subprocess: the override is process-wide and must not leak into the other tests.
+    code = textwrap.dedent("""
+        import json, sys
+        from modelscope.pipelines import pipeline
+        from modelscope.utils.constant import Tasks
+        import plate_ocr
+        plate_ocr.use_for_upstream_models()
+        ocr = pipeline(Tasks.ocr_recognition, model=sys.argv[1], device="cpu")
+        print("RESULT" + json.dumps({"cls": type(ocr).__module__, "out": ocr(sys.argv[2:])}, ensure_ascii=False))
+    """)
+    paths = [p for p, _ in real_rows("dev", limit=3)]
+    out = subprocess.run([sys.executable, "-c", code, str(upstream_dir), *paths], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    import json
+    result = json.loads(out.stdout.split("RESULT", 1)[1])
+    assert result["cls"] == "plate_ocr.modelscope_adapter"
+    assert result["out"] == builtin(paths)

@@ -1,0 +1,91 @@
+"""Short training runs on the tiny preset: the loss falls, the output is a model directory,
+resuming continues, fine-tuning can change the vocab."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from plate_ocr.geometry import COMPACT_GEOMETRY
+from plate_ocr.model_dir import save_model_dir
+from plate_ocr.network import PRESETS, NetworkConfig, PlateRecognizer
+from plate_ocr.reader import PlateReader
+from plate_ocr.training.train import PLATE_CHARS, TrainConfig, lr_at, remap_head, train
+from plate_ocr.vocab import CTCVocab
+
+from ..support import SYNTH_ASSETS, real_rows
+
+
+@pytest.fixture
+def small_sets(tmp_path):
+    rows = real_rows("train", limit=64)
+    train_tsv = tmp_path / "train.tsv"
+    train_tsv.write_text("".join(f"{p}\t{l}\n" for p, l in rows), encoding="utf-8")
+    dev_tsv = tmp_path / "dev.tsv"
+    dev_tsv.write_text("".join(f"{p}\t{l}\n" for p, l in real_rows("dev", limit=8)), encoding="utf-8")
+    return str(train_tsv), str(dev_tsv)
+
+
+def config(out, small_sets, **kw):
+    train_tsv, dev_tsv = small_sets
+    values = dict(out=out, data=[train_tsv], dev=[dev_tsv], preset="convnext-vit-test", steps=60, batch_size=16,
+                  eval_every=20, warmup_steps=5, lr=3e-3, workers=0, threads=1, progress=False,
+                  synth_assets=str(SYNTH_ASSETS) if SYNTH_ASSETS.exists() else None)
+    values.update(kw)
+    return TrainConfig(**values)
+
+
+@pytest.mark.slow
+def test_short_run_lowers_the_loss_and_writes_a_loadable_model_dir(tmp_path, small_sets):
+    out = tmp_path / "run"
+    result = train(config(out, small_sets))
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [20, 40, 60]
+    assert records[-1]["loss"] < 0.7 * records[0]["loss"]
+    assert result["step"] == 60
+    reader = PlateReader.from_dir(out)
+    assert reader.vocab.tokens == tuple(PLATE_CHARS)
+    texts = reader.read([p for p, _ in real_rows("dev", limit=2)])
+    assert len(texts) == 2 and all(set(t) <= set(PLATE_CHARS) for t in texts)
+    assert (out / "train_state.pt").exists() and (out / "configuration.json").exists()
+
+
+@pytest.mark.slow
+def test_resume_continues_from_the_saved_step(tmp_path, small_sets):
+    out = tmp_path / "run"
+    train(config(out, small_sets, steps=40, time_limit_s=0.0))  # stops at the first step, state saved
+    first = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])["step"]
+    result = train(config(out, small_sets, steps=40, resume=True))
+    assert result["step"] == 40 and first < 40
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps[0] == first and steps[-1] == 40
+
+
+def test_fine_tuning_remaps_the_head_to_a_new_vocab(tmp_path, small_sets):
+    old = CTCVocab.from_chars("京沪A0123456789")
+    net = PlateRecognizer(NetworkConfig(**{**PRESETS["convnext-vit-test"].to_dict(), "num_classes": old.num_classes}))
+    src = save_model_dir(tmp_path / "old", net, old, COMPACT_GEOMETRY, half=False)
+    new = CTCVocab.from_chars(PLATE_CHARS)
+    remapped = remap_head(net, old, new)
+    assert remapped.vitstr.head.weight.shape[0] == new.num_classes
+    for char in "京A7":
+        torch.testing.assert_close(remapped.vitstr.head.weight[new.encode(char)[0]],
+                                   net.vitstr.head.weight[old.encode(char)[0]])
+    out = tmp_path / "tuned"
+    train(config(out, small_sets, init_from=str(src), steps=4, eval_every=4))
+    assert PlateReader.from_dir(out).vocab == new
+
+
+def test_learning_rate_warms_up_then_decays(tmp_path):
+    cfg = TrainConfig(out=tmp_path, steps=100, warmup_steps=10, lr=1e-3)
+    assert lr_at(0, cfg) < lr_at(9, cfg) == pytest.approx(1e-3)
+    assert lr_at(50, cfg) < 1e-3 and lr_at(100, cfg) == pytest.approx(2e-5)
+
+
+def test_bad_config_names_the_option(tmp_path):
+    with pytest.raises(ValueError, match="preset"):
+        TrainConfig(out=tmp_path, preset="huge")
+    with pytest.raises(ValueError, match="real_fraction"):
+        TrainConfig(out=tmp_path, real_fraction=2)
