@@ -54,18 +54,26 @@ def plate_type_of(label: str) -> str:
 
 
 def read_tsv(path: str | Path) -> list[Sample]:
-    """Reads ``path<TAB>label[<TAB>...]`` rows (a header row starting ``path`` is skipped);
-    relative paths are relative to the TSV's folder."""
+    """Reads ``path<TAB>label[<TAB>...]`` rows; relative paths are relative to the TSV's folder.
+
+    A header row starting with ``path`` is skipped; if it names a ``type`` column, that column
+    gives the plate type, else the label's format does (:func:`plate_type_of`).
+    """
     path = Path(path)
     samples = []
+    type_column = None
     with open(path, encoding="utf-8", newline="") as f:
         for line_no, row in enumerate(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
-            if not row or (line_no == 1 and row[0] == "path"):
+            if not row:
+                continue
+            if line_no == 1 and row[0] == "path":
+                type_column = row.index("type") if "type" in row else None
                 continue
             if len(row) < 2:
                 raise ValueError(f"{path}:{line_no}: expected path<TAB>label, got {row!r}")
             image = row[0] if os.path.isabs(row[0]) else str(path.parent / row[0])
-            samples.append(Sample(image, row[1], f"{path.name}:{line_no}", plate_type_of(row[1])))
+            kind = row[type_column] if type_column is not None and len(row) > type_column else plate_type_of(row[1])
+            samples.append(Sample(image, row[1], f"{path.name}:{line_no}", kind))
     return samples
 
 

@@ -96,7 +96,7 @@ def format_summary(summary: dict) -> str:
         "by type:",
     ]
     for name, t in summary["by_type"].items():
-        lines.append(f"  {name:<14} {t['count']:>6}  exact {t['exact_match']:7.2%}  char {t['char_accuracy']:7.2%}")
+        lines.append(f"  {name:<22} {t['count']:>6}  exact {t['exact_match']:7.2%}  char {t['char_accuracy']:7.2%}")
     if summary["top_confusions"]:
         lines.append("most frequent confusions (label -> prediction):")
         lines.extend(f"  {c['label']} -> {c['pred']}: {c['count']}" for c in summary["top_confusions"])

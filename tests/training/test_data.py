@@ -49,6 +49,10 @@ def test_tsv_and_folder_sources(tmp_path):
     tsv.write_text("path\tlabel\tsource\n" + "".join(f"{p.name}\t{p.stem.split('_')[0]}\tx\n" for p in paths),
                    encoding="utf-8")
     assert [s.label for s in read_tsv(tsv)] == ["京A12345", "沪B00001"]
+    assert [s.plate_type for s in read_tsv(tsv)] == ["standard", "standard"]
+    typed = tmp_path / "typed.tsv"
+    typed.write_text(f"path\tlabel\ttype\n{paths[0].name}\t京A12345\tyellow_double\n", encoding="utf-8")
+    assert read_tsv(typed)[0].plate_type == "yellow_double"
     assert [s.label for s in read_folder(tmp_path)] == ["京A12345", "沪B00001"]
     bad = tmp_path / "bad.tsv"
     bad.write_text("only-a-path\n", encoding="utf-8")

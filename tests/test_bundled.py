@@ -1,0 +1,66 @@
+"""The weights this repository ships (its root is the model directory)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+from plate_ocr.reader import PlateReader
+
+from .support import REPO, SYNTH_ASSETS, real_rows
+
+DEMO = REPO / "resources" / "demo"
+
+
+def demo_rows() -> list[tuple[str, str]]:
+    with open(DEMO / "labels.tsv", encoding="utf-8") as f:
+        return [(str(DEMO / r["path"]), r["label"]) for r in csv.DictReader(f, delimiter="\t")]
+
+
+def test_root_is_a_compact_fp16_model_directory():
+    config = json.loads((REPO / "configuration.json").read_text(encoding="utf-8"))
+    assert config["model"]["type"] == "plate-ocr-recognizer"
+    assert "allow_remote" not in config  # the installed route must work without trust_remote_code
+    weights = REPO / "pytorch_model.pt"
+    assert weights.stat().st_size < 5 * 1024 * 1024
+    state = torch.load(weights, weights_only=True)
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float16}
+
+
+def test_bundled_weights_read_the_demo_crops_through_the_pipeline():
+    pytest.importorskip("modelscope")
+    from modelscope.pipelines import pipeline
+    from modelscope.utils.constant import Tasks
+
+    import plate_ocr  # noqa: F401
+
+    ocr = pipeline(Tasks.ocr_recognition, model=str(REPO), device="cpu")
+    rows = demo_rows()
+    assert len(rows) == 8
+    results = ocr([path for path, _ in rows])
+    assert [r["text"][0] for r in results] == [label for _, label in rows]
+
+
+@pytest.mark.slow
+def test_bundled_weights_on_the_real_dev_set():
+    """A floor under the README's figure, so a worse model cannot land unnoticed."""
+    rows = real_rows("dev")
+    texts = PlateReader.from_dir(REPO).read([p for p, _ in rows])
+    exact = sum(t == label for t, (_, label) in zip(texts, rows)) / len(rows)
+    assert exact >= 0.93
+
+
+@pytest.mark.slow
+def test_bundled_weights_read_two_row_plates_as_one_string():
+    if not SYNTH_ASSETS.exists():
+        pytest.skip("synthesis assets not present")
+    from plate_ocr.training.synth import DOUBLE_ROW_TYPES, PlateSynthesizer
+
+    synth = PlateSynthesizer(SYNTH_ASSETS, seed=4242, type_weights={t: 1.0 for t in DOUBLE_ROW_TYPES})
+    samples = [synth.sample(i, strength=0.5) for i in range(40)]
+    texts = PlateReader.from_dir(REPO).read([s.image for s in samples])
+    exact = sum(t == s.label for t, s in zip(texts, samples)) / len(samples)
+    assert exact >= 0.8
