@@ -1,12 +1,12 @@
 """Synthetic Chinese licence-plate crops for training the recogniser.
 
 Plates are composed from blank plate templates, glyph images and real segmented character
-photos (see ``/work/shared/data/plates/README.md`` for the asset folders), then placed on a
+photos (see ``shared/data/plates/README.md`` beside the repository for the asset folders), then placed on a
 background with a camera-like crop and degraded by augmentations whose amount is scaled by a
 ``strength`` in ``[0, 1]``.
 
 Example:
-    >>> synth = PlateSynthesizer("/work/shared/data/plates/synth", seed=3)
+    >>> synth = PlateSynthesizer("../shared/data/plates/synth", seed=3)
     >>> s = synth.sample(0, strength=0.5)
     >>> s.image.size, s.label, s.plate_type  # doctest: +SKIP
     ((212, 66), '苏A66D08', 'blue')

@@ -28,12 +28,13 @@ from ..reader import PlateReader
 from ..vocab import CTCVocab
 from .data import Sample, TrainingMix, read_source
 from .evaluate import evaluate
+from .synth import CHARSET
 
 logger = logging.getLogger(__name__)
 
-#: The bundled model's characters: provinces, special suffixes/prefixes, digits, letters (no I, O).
-PLATE_CHARS = ("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
-               "学警挂港澳使领" "0123456789" "ABCDEFGHJKLMNPQRSTUVWXYZ")
+#: The bundled model's characters: provinces, special suffixes/prefixes, digits, letters (no I, O),
+#: exactly what the synthesiser can write.
+PLATE_CHARS = CHARSET
 STATE_FILE = "train_state.pt"
 
 
