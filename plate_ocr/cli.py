@@ -41,6 +41,19 @@ def _need_model(args: argparse.Namespace) -> str:
     return args.model
 
 
+def expand_images(items: Sequence[str]) -> list[str]:
+    """Command-line paths, with each directory replaced by the image files under it (sorted)."""
+    from .training.data import IMAGE_SUFFIXES
+
+    out: list[str] = []
+    for item in items:
+        if os.path.isdir(item):
+            out.extend(sorted(str(p) for p in Path(item).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            out.append(item)
+    return out
+
+
 def cmd_read(args: argparse.Namespace) -> int:
     import torch
 
@@ -49,7 +62,7 @@ def cmd_read(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     reader = PlateReader.from_dir(_need_model(args))
-    paths = list(args.images)
+    paths = expand_images(args.images)
     if args.list:
         with open(args.list, encoding="utf-8") as f:
             paths.extend(line.rstrip("\n") for line in f if line.strip())
@@ -164,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("read", help="read plate crops; unreadable images are reported and skipped")
-    p.add_argument("images", nargs="*", help="image files")
+    p.add_argument("images", nargs="*", help="image files or folders (searched recursively)")
     p.add_argument("--list", help="a file with one image path per line")
     _model_arg(p)
     p.add_argument("--batch-size", type=int, default=64)

@@ -27,6 +27,19 @@ def test_read_skips_bad_files_and_reads_the_rest(tiny_model_dir, tmp_path):
     assert "broken.jpg" in out.stderr and "missing.png" in out.stderr and "2 of 4" in out.stderr
 
 
+def test_read_expands_folders(tiny_model_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "archive" / "cam1"
+    folder.mkdir(parents=True)
+    for i, (path, _) in enumerate(real_rows("dev", limit=3)):
+        shutil.copy(path, folder / f"{i}.jpg")
+    (folder / "notes.txt").write_text("not an image")
+    out = run("read", "--model", tiny_model_dir, tmp_path / "archive")
+    assert out.returncode == 0, out.stderr
+    assert [line.split("\t")[0].rsplit("/", 1)[1] for line in out.stdout.splitlines()] == ["0.jpg", "1.jpg", "2.jpg"]
+
+
 def test_read_fails_when_nothing_could_be_read(tiny_model_dir, tmp_path):
     out = run("read", "--model", tiny_model_dir, tmp_path / "missing.png")
     assert out.returncode == 1 and "no such file" in out.stderr
