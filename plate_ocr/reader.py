@@ -77,11 +77,12 @@ class PlateReader:
     @torch.inference_mode()
     def _chunk_logits(self, chunks: list[np.ndarray]) -> torch.Tensor:
         """(N, 32, cw, 3) uint8 chunks -> (N, T, C) logits, ``chunk_batch`` at a time."""
+        device = self.network.vitstr.head.weight.device  # the pipeline may have moved the network
         out = []
         for start in range(0, len(chunks), self.chunk_batch):
-            batch = np.stack(chunks[start:start + self.chunk_batch])
-            x = torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous().float() / 255.0
-            out.append(self.network(x))
+            batch = torch.from_numpy(np.stack(chunks[start:start + self.chunk_batch])).to(device)
+            x = batch.permute(0, 3, 1, 2).contiguous().float() / 255.0
+            out.append(self.network(x).cpu())
         return torch.cat(out)
 
     def _blank(self) -> torch.Tensor:
