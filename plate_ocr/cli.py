@@ -100,6 +100,20 @@ def cmd_export_hub(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_weights(text: str | None) -> dict[str, float] | None:
+    """``"blue=0.1,green_car=0.2"`` -> ``{"blue": 0.1, "green_car": 0.2}``."""
+    if not text:
+        return None
+    out = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--synth-weights: expected type=weight, got {part!r}") from None
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .training.train import TrainConfig, train
 
@@ -113,7 +127,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every, seed=args.seed,
         preset=args.preset, init_from=args.init_from, workers=args.workers, threads=args.threads,
         resume=args.resume, progress=not args.no_progress, time_limit_s=args.time_limit * 60 if args.time_limit else None,
-        warmup_steps=args.warmup)
+        warmup_steps=args.warmup, ramp_fraction=args.ramp_fraction, synth_weights=parse_weights(args.synth_weights))
     result = train(cfg)
     print(json.dumps({"best": result["best"], "step": result["step"]}))
     return 0
@@ -202,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dev", nargs="*", default=[], help="sets to evaluate on and pick the best checkpoint by")
     p.add_argument("--synth", help="synthesis assets folder (shared/data/plates/synth); off if not given")
     p.add_argument("--real-fraction", type=float, default=0.5, help="share of real crops in each batch")
+    p.add_argument("--synth-weights", help="plate type weights, e.g. blue=0.1,green_car=0.2 (default: the synthesiser's)")
+    p.add_argument("--ramp-fraction", type=float, default=0.15,
+                   help="share of the run over which augmentation ramps up to full strength (0 for fine-tuning)")
     p.add_argument("--steps", type=int, default=10000)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)

@@ -102,7 +102,10 @@ class PlateOCRPipeline(Pipeline):
         return self.preprocessor(inputs)
 
     def forward(self, inputs: Dict[str, Any], **kwargs: Any) -> Dict[str, Any]:
-        return self.model(inputs)
+        # Straight to texts: the merged logits are not needed to read, only to inspect
+        # (PlateOCRModel.forward gives them).
+        canvases = list(inputs["canvas"].cpu().numpy())
+        return {"preds": self.model.reader.texts_of_canvases(canvases, inputs["owner"].tolist())}
 
     def postprocess(self, inputs: Dict[str, Any], **kwargs: Any) -> Dict[str, Any]:
         return {OutputKeys.TEXT: inputs["preds"]}

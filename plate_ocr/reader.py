@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -92,8 +92,10 @@ class PlateReader:
         return self._blank_logits
 
     @torch.inference_mode()
-    def logits_of_canvases(self, canvases: Sequence[np.ndarray]) -> torch.Tensor:
-        """(B, img_height, img_width, 3) canvases -> (B, sequence_length, num_classes) logits."""
+    def _assemble(self, canvases: Sequence[np.ndarray], reduce: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """Per-step values of canvases, computed per distinct chunk and merged along the token
+        spans: ``reduce`` maps chunk logits (N, T, C) to (N, T, ...) before merging, which is
+        exact for anything computed step by step (logits themselves, argmax, max log-prob)."""
         g = self.geometry
         index: dict[bytes, int] = {}
         unique: list[np.ndarray] = []
@@ -110,36 +112,55 @@ class PlateReader:
                     unique.append(chunk)
                 row.append(index[key])
             slots.append(row)
-        logits = self._chunk_logits(unique) if unique else None
-        blank = self._blank() if any(-1 in row for row in slots) else None
-        sequences = []
-        for row in slots:
-            parts = []
-            for slot, (start, end) in zip(row, g.token_spans):
-                source = blank if slot < 0 else logits[slot]
-                parts.append(source[start:end])
-            sequences.append(torch.cat(parts))
+        values = reduce(self._chunk_logits(unique)) if unique else None
+        blank = reduce(self._blank()[None])[0] if any(-1 in row for row in slots) else None
+        sequences = [
+            torch.cat([(blank if slot < 0 else values[slot])[start:end] for slot, (start, end) in zip(row, g.token_spans)])
+            for row in slots]
         if not sequences:
-            return torch.zeros(0, g.sequence_length, self.network.config.num_classes)
+            shape = reduce(torch.zeros(1, g.tokens_per_chunk, self.network.config.num_classes)).shape[2:]
+            return torch.zeros(0, g.sequence_length, *shape)
         return torch.stack(sequences)
 
+    def logits_of_canvases(self, canvases: Sequence[np.ndarray]) -> torch.Tensor:
+        """(B, img_height, img_width, 3) canvases -> (B, sequence_length, num_classes) logits."""
+        return self._assemble(canvases, lambda logits: logits)
+
     @staticmethod
-    def pick(logits: torch.Tensor, owners: Sequence[int]) -> torch.Tensor:
-        """Keeps one candidate per owner: the one whose steps are, on average, most confident
-        (mean of the per-step max log-probability). Candidates of one owner are adjacent."""
-        if len(set(owners)) == len(owners):
-            return logits
-        confidence = logits.log_softmax(-1).amax(-1).mean(-1)
+    def _best(logits: torch.Tensor) -> torch.Tensor:
+        """(N, T, C) -> (N, T, 2): the argmax id (as float) and its log-probability."""
+        top = logits.max(-1)
+        log_p = top.values - logits.logsumexp(-1)
+        return torch.stack([top.indices.to(logits.dtype), log_p], dim=-1)
+
+    @staticmethod
+    def _choose(confidence: torch.Tensor, owners: Sequence[int]) -> list[int]:
+        """Row per owner with the highest confidence (candidates of one owner are adjacent)."""
         keep: dict[int, int] = {}
         for row, owner in enumerate(owners):
             if owner not in keep or confidence[row] > confidence[keep[owner]]:
                 keep[owner] = row
-        return logits[[keep[o] for o in sorted(keep)]]
+        return [keep[o] for o in sorted(keep)]
+
+    @classmethod
+    def pick(cls, logits: torch.Tensor, owners: Sequence[int]) -> torch.Tensor:
+        """Keeps one candidate per owner: the one whose steps are, on average, most confident
+        (mean of the per-step max log-probability)."""
+        if len(set(owners)) == len(owners):
+            return logits
+        return logits[cls._choose(cls._best(logits)[..., 1].mean(-1), owners)]
 
     def logits(self, items: Sequence[Any]) -> torch.Tensor:
         """Logits of a list of inputs: (B, sequence_length, num_classes)."""
         canvases, owners = self._prepare(items)
         return self.pick(self.logits_of_canvases(canvases), owners)
+
+    def texts_of_canvases(self, canvases: Sequence[np.ndarray], owners: Sequence[int]) -> list[str]:
+        """Texts of candidate canvases, one per owner, without materialising the merged logits
+        (for upstream's 7644 classes those copies cost more than a small network)."""
+        best = self._assemble(canvases, self._best)
+        rows = self._choose(best[..., 1].mean(-1), owners) if len(set(owners)) != len(owners) else range(len(owners))
+        return [self.vocab.decode_greedy(best[r, :, 0].long().tolist()) for r in rows]
 
     # -- decoding ----------------------------------------------------------------------------
     def decode(self, logits: torch.Tensor) -> list[str]:
@@ -153,7 +174,7 @@ class PlateReader:
         texts: list[str] = []
         for start in range(0, len(items), batch_size):
             canvases, owners = self._prepare(items[start:start + batch_size], start)
-            texts.extend(self.decode(self.pick(self.logits_of_canvases(canvases), owners)))
+            texts.extend(self.texts_of_canvases(canvases, owners))
         return texts
 
     def read_one(self, item: Any) -> str:
@@ -167,7 +188,7 @@ class PlateReader:
         def flush():
             canvases = [c for _, found in pending for c in found]
             owners = [k for k, (_, found) in enumerate(pending) for _ in found]
-            texts = self.decode(self.pick(self.logits_of_canvases(canvases), owners))
+            texts = self.texts_of_canvases(canvases, owners)
             out = [(i, t, None) for (i, _), t in zip(pending, texts)]
             pending.clear()
             return out

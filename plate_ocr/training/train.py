@@ -46,6 +46,7 @@ class TrainConfig:
     data: list[str] = field(default_factory=list)
     dev: list[str] = field(default_factory=list)
     synth_assets: str | None = None
+    synth_weights: dict[str, float] | None = None
     real_fraction: float = 0.5
     steps: int = 10000
     batch_size: int = 64
@@ -183,7 +184,7 @@ def train(cfg: TrainConfig) -> dict:
     synth = None
     if cfg.synth_assets:
         from .synth import PlateSynthesizer
-        synth = PlateSynthesizer(cfg.synth_assets, seed=cfg.seed).sample
+        synth = PlateSynthesizer(cfg.synth_assets, seed=cfg.seed, type_weights=cfg.synth_weights).sample
     mix = TrainingMix(real, synth, cfg.real_fraction, cfg.seed, ramp=int(cfg.ramp_fraction * cfg.steps * cfg.batch_size))
     optimizer = torch.optim.AdamW(network.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, best = 0, None
