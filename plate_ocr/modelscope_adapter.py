@@ -86,13 +86,16 @@ class PlateOCRPipeline(Pipeline):
         """Inputs are validated while loading, with errors that name them (bytes allowed)."""
 
     def __call__(self, input: Any, *args: Any, **kwargs: Any) -> Any:
+        """Reads through the engine directly: ModelScope's per-call machinery (collation, device
+        placement, output checks) costs more than the compact network itself. The result is
+        what ``preprocess`` -> ``forward`` -> ``postprocess`` give, in ModelScope's shapes."""
+        if not self._model_prepare:
+            self.prepare_model()
         if not isinstance(input, list):
-            return super().__call__(input, *args, **kwargs)
+            return {OutputKeys.TEXT: [self.model.reader.read_one(input)]}
         batch_size = kwargs.pop("batch_size", None)
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if not self._model_prepare:
-            self.prepare_model()
         texts = self.model.reader.read(input, batch_size=batch_size or DEFAULT_CHUNK_BATCH)
         if batch_size is None:
             return [{OutputKeys.TEXT: [t]} for t in texts]

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-runs/eval}"
 shared="${PLATE_OCR_SHARED:-../shared}"
-py=".venv/bin/python"; [ -x "$py" ] || py=python3
+py="${PYTHON:-.venv/bin/python}"
 mkdir -p "$out"
 rare=yellow_double,white_army_double,yellow_trailer_double,green_car,green_truck,white_police,yellow_coach,yellow_trailer,black_hk_macao,black_embassy,black_consulate
 [ -f "$out/synth_rare/labels.tsv" ] || "$py" -m plate_ocr.cli synth --assets "$shared/data/plates/synth" \

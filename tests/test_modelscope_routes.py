@@ -128,3 +128,12 @@ def test_allow_remote_directory_is_refused_without_trust(tiny_model_dir, tmp_pat
     hub = export_hub_dir(tiny_model_dir, tmp_path / "hub2")
     with pytest.raises(RuntimeError, match="trust_remote_code"):
         pipeline(Tasks.ocr_recognition, model=str(hub))
+
+
+def test_pipeline_steps_give_what_the_call_gives(tiny_model_dir):
+    ocr = pipeline(Tasks.ocr_recognition, model=str(tiny_model_dir), device="cpu")
+    path = real_rows("dev", limit=1)[0][0]
+    stepwise = ocr.postprocess(ocr.forward(ocr.preprocess(path)))
+    assert stepwise == ocr(path)
+    model_out = ocr.model(ocr.preprocess(path))
+    assert model_out["preds"] == stepwise["text"] and model_out["logits"].shape == (1, 40, 74)
