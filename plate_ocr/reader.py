@@ -26,7 +26,7 @@ from .vocab import CTCVocab
 logger = logging.getLogger(__name__)
 
 #: Chunks per network call; bounds peak memory for long lists.
-DEFAULT_CHUNK_BATCH = 64
+DEFAULT_CHUNK_BATCH = 32
 
 
 class PlateReader:
@@ -82,14 +82,17 @@ class PlateReader:
 
     # -- network -----------------------------------------------------------------------------
     @torch.inference_mode()
-    def _chunk_logits(self, chunks: list[np.ndarray]) -> torch.Tensor:
-        """(N, 32, cw, 3) uint8 chunks -> (N, T, C) logits, ``chunk_batch`` at a time."""
+    def _chunk_logits(self, chunks: list[np.ndarray],
+                      reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """(N, 32, cw, 3) uint8 chunks -> (N, T, C) logits, ``chunk_batch`` at a time, each
+        batch passed through ``reduce`` if given (so full logits never pile up)."""
         device = self.network.vitstr.head.weight.device  # the pipeline may have moved the network
         out = []
         for start in range(0, len(chunks), self.chunk_batch):
             batch = torch.from_numpy(np.stack(chunks[start:start + self.chunk_batch])).to(device)
             x = batch.permute(0, 3, 1, 2).contiguous().float() / 255.0
-            out.append(self._runner(x)(x).cpu())
+            logits = self._runner(x)(x).cpu()
+            out.append(logits if reduce is None else reduce(logits))
         return torch.cat(out)
 
     def _runner(self, example: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -134,7 +137,7 @@ class PlateReader:
                     unique.append(chunk)
                 row.append(index[key])
             slots.append(row)
-        values = reduce(self._chunk_logits(unique)) if unique else None
+        values = self._chunk_logits(unique, reduce) if unique else None
         blank = reduce(self._blank()[None])[0] if any(-1 in row for row in slots) else None
         sequences = [
             torch.cat([(blank if slot < 0 else values[slot])[start:end] for slot, (start, end) in zip(row, g.token_spans)])
