@@ -23,9 +23,8 @@ from modelscope.preprocessors.base import Preprocessor
 from modelscope.preprocessors.builder import PREPROCESSORS
 from modelscope.utils.constant import Fields, Tasks
 
-from .imageio import describe, load_rgb
 from .model_dir import MODEL_TYPE, PIPELINE_TYPE, PREPROCESSOR_TYPE, load_model_dir, parse_spec
-from .reader import DEFAULT_CHUNK_BATCH, PlateReader
+from .reader import DEFAULT_CHUNK_BATCH, PlateReader, candidate_canvases
 
 
 class PlateOCRModel(TorchModel):
@@ -57,12 +56,8 @@ class PlateOCRPreprocessor(Preprocessor):
         self.geometry = kwargs["geometry"] if "geometry" in kwargs else parse_spec(model_dir).geometry
 
     def __call__(self, inputs: Any) -> Dict[str, torch.Tensor]:
-        items = inputs if isinstance(inputs, list) else [inputs]
-        canvases, owners = [], []
-        for i, item in enumerate(items):
-            found = self.geometry.candidates(load_rgb(item, describe(item, i) if isinstance(inputs, list) else None))
-            canvases.extend(found)
-            owners.extend([i] * len(found))
+        listed = isinstance(inputs, list)
+        canvases, owners = candidate_canvases(self.geometry, inputs if listed else [inputs], 0 if listed else None)
         return {"canvas": torch.from_numpy(np.stack(canvases)), "owner": torch.tensor(owners, dtype=torch.long)}
 
 

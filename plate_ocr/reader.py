@@ -29,6 +29,22 @@ logger = logging.getLogger(__name__)
 DEFAULT_CHUNK_BATCH = 32
 
 
+def candidate_canvases(geometry: ChunkGeometry, items: Sequence[Any], first_index: int | None = 0
+                       ) -> tuple[list[np.ndarray], list[int]]:
+    """Candidate canvases of a list of inputs and, per canvas, the list position it belongs to.
+
+    A bad item raises :class:`PlateInputError` naming it, with its index unless
+    ``first_index`` is None (a single input, not a list).
+    """
+    canvases, owners = [], []
+    for i, item in enumerate(items):
+        name = describe(item) if first_index is None else describe(item, first_index + i)
+        found = geometry.candidates(load_rgb(item, name))
+        canvases.extend(found)
+        owners.extend([i] * len(found))
+    return canvases, owners
+
+
 class PlateReader:
     """Reads plate crops with one recogniser.
 
@@ -71,14 +87,7 @@ class PlateReader:
         return self.geometry.candidates(load_rgb(item, name))
 
     def _prepare(self, items: Sequence[Any], first_index: int = 0) -> tuple[list[np.ndarray], list[int]]:
-        """Candidate canvases of a list and, per canvas, the list position it belongs to; a bad
-        item raises :class:`PlateInputError` naming its index."""
-        canvases, owners = [], []
-        for i, item in enumerate(items):
-            found = self.candidates(item, describe(item, first_index + i))
-            canvases.extend(found)
-            owners.extend([i] * len(found))
-        return canvases, owners
+        return candidate_canvases(self.geometry, items, first_index)
 
     # -- network -----------------------------------------------------------------------------
     @torch.inference_mode()
