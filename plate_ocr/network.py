@@ -338,10 +338,5 @@ PRESETS: dict[str, NetworkConfig] = {
 }
 
 
-def build_recognizer(config: NetworkConfig, layer_scale: float = 1e-6) -> PlateRecognizer:
-    """Builds a recogniser with PyTorch's default init (layer scale as given)."""
-    return PlateRecognizer(config, layer_scale=layer_scale)
-
-
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())

@@ -11,7 +11,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -233,7 +233,3 @@ class TrainingMix:
         sample = self.synth(index, strength)
         return np.asarray(sample.image.convert("RGB")), sample.label, sample.plate_type in DOUBLE_ROW_TYPES
 
-
-def iter_batches(items: Sequence, size: int) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
