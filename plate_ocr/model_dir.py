@@ -97,7 +97,10 @@ def parse_spec(model_dir: str | Path, state_dict: Mapping[str, torch.Tensor] | N
                 raise ValueError(f"model.recognizer: only ConvNextViT is supported, got {recognizer!r}")
             if state_dict is None:
                 state_dict = load_state_dict(Path(model_dir) / WEIGHTS_FILE)
-            network = infer_config(state_dict)
+            try:
+                network = infer_config(state_dict)
+            except (KeyError, IndexError) as exc:
+                raise ValueError(f"{WEIGHTS_FILE} is not a ConvNextViT checkpoint (no {exc})") from None
         elif model_cfg.get("type") == MODEL_TYPE:
             # The head size is the vocab's unless stated (converted upstream heads are larger).
             network = NetworkConfig.from_dict(

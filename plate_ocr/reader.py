@@ -82,10 +82,6 @@ class PlateReader:
         return cls(network, spec.vocab, spec.geometry, **kwargs)
 
     # -- preprocessing ---------------------------------------------------------------------
-    def candidates(self, item: Any, name: str | None = None) -> list[np.ndarray]:
-        """One input -> its candidate (32, img_width, 3) uint8 canvases (see ChunkGeometry)."""
-        return self.geometry.candidates(load_rgb(item, name))
-
     def _prepare(self, items: Sequence[Any], first_index: int = 0) -> tuple[list[np.ndarray], list[int]]:
         return candidate_canvases(self.geometry, items, first_index)
 
@@ -229,7 +225,7 @@ class PlateReader:
 
         for i, item in enumerate(items):
             try:
-                pending.append((i, self.candidates(item, describe(item, i))))
+                pending.append((i, candidate_canvases(self.geometry, [item], i)[0]))
             except PlateInputError as exc:
                 yield i, None, exc
             if len(pending) >= batch_size:

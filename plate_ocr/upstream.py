@@ -16,11 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .geometry import UPSTREAM_GEOMETRY, ChunkGeometry
-from .model_dir import (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, ModelDirError, find_vocab, load_state_dict,
-                        model_config_dict, read_config)
-from .network import PlateRecognizer, checkpoint_filter_fn, infer_config
-from .vocab import CTCVocab
+from .model_dir import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, ModelDirError, load_model_dir, model_config_dict, read_config
 
 #: Package modules a remote-code directory needs (inference only: no training, no CLI).
 RUNTIME_MODULES = ("__init__.py", "geometry.py", "imageio.py", "model_dir.py", "modelscope_adapter.py",
@@ -54,24 +50,10 @@ def convert_upstream(src: str | Path, dst: str | Path, half: bool = False) -> Pa
         ModelDirError: naming what is missing or does not fit (every weight key is checked).
     """
     src, dst = Path(src), Path(dst)
-    config = read_config(src)
-    model_cfg = config.get("model") or {}
-    if model_cfg.get("recognizer", "ConvNextViT") != "ConvNextViT":
-        raise ModelDirError(f"{src}: model.recognizer is {model_cfg.get('recognizer')!r}; only ConvNextViT converts")
-    vocab = CTCVocab.from_file(find_vocab(src), strict=False)
-    state = load_state_dict(src / WEIGHTS_FILE)
-    try:
-        network_cfg = infer_config(state)
-    except (KeyError, ValueError, IndexError) as exc:
-        raise ModelDirError(f"{src / WEIGHTS_FILE}: not a ConvNextViT checkpoint ({exc!r})") from None
-    network = PlateRecognizer(network_cfg)
-    try:
-        network.load_state_dict(checkpoint_filter_fn(state, network), strict=True)
-    except ValueError as exc:
-        raise ModelDirError(f"{src / WEIGHTS_FILE}: {exc}") from None
-    if len(vocab) > network_cfg.num_classes - CTCVocab.FIRST_ID:
-        raise ModelDirError(f"{src}: vocab has {len(vocab)} lines, the head only {network_cfg.num_classes - 2} classes")
-    geometry = ChunkGeometry.from_dict(model_cfg.get("inference_kwargs") or UPSTREAM_GEOMETRY.to_dict())
+    network, spec = load_model_dir(src)  # strict: every key, the vocab length and the geometry
+    if not spec.upstream:
+        raise ModelDirError(f"{src}: already a plate-ocr model directory (model.type is not OCRRecognition)")
+    vocab, network_cfg, geometry = spec.vocab, spec.network, spec.geometry
     dst.mkdir(parents=True, exist_ok=True)
     weights = {k: (v.half() if half else v) for k, v in network.state_dict().items()}
     torch.save(weights, dst / WEIGHTS_FILE)
