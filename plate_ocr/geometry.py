@@ -20,10 +20,21 @@ from .network import STEM_STRIDE
 #: read both as one line and split into its rows, and the more confident reading wins. Loose
 #: crops of single-row plates (440x140 mm) reach below 2 as well, so aspect alone cannot decide.
 DOUBLE_ROW_MAX_ASPECT = 2.4
-#: Two-row plates: the top row (province + letter) spans roughly the top 40 % of the plate,
-#: the bottom row the rest; the strips overlap a little so a loose split still holds each row.
-TOP_ROW_END = 0.42
-BOTTOM_ROW_START = 0.30
+#: Two-row plates (top row: province + letter, centred; bottom row: five large characters). The
+#: gap between the rows is looked for in this band of the image height, ...
+ROW_GAP_SEARCH = (0.22, 0.65)
+#: ... as the quietest height with a row of characters (about this share of the height) on
+#: each side; ...
+ROW_HEIGHT = 0.3
+#: ... each strip reaches this share of the height past the gap, so a slightly wrong gap still
+#: leaves both rows whole, ...
+ROW_OVERLAP = 0.06
+#: ... the top strip drops this share of the width on each side (its two characters sit in the
+#: middle half of the plate), ...
+TOP_ROW_SIDE_TRIM = 0.15
+#: ... and the top strip gets this share of the canvas width, so that the canvas looks like a
+#: single-row plate: two characters, then five.
+TOP_ROW_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -122,7 +133,7 @@ class ChunkGeometry:
         """Resizes one RGB uint8 image (H, W, 3) onto the (img_height, img_width, 3) canvas,
         first putting its two rows side by side if ``two_rows``."""
         if two_rows:
-            image = split_rows(image, self.img_height)
+            image = split_rows(image, self.img_height, None if self.keep_aspect else self.img_width)
         h, w = image.shape[:2]
         canvas = np.zeros((self.img_height, self.img_width, 3), np.uint8)
         if not self.keep_aspect:
@@ -147,14 +158,56 @@ def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height))
 
 
-def split_rows(image: np.ndarray, height: int) -> np.ndarray:
-    """Turns a two-row plate into one line: top row strip, then bottom row strip, each at
-    ``height`` keeping its aspect."""
-    h = image.shape[0]
-    top = image[: max(1, round(h * TOP_ROW_END))]
-    bottom = image[min(h - 1, round(h * BOTTOM_ROW_START)):]
-    strips = [resize(s, max(1, round(s.shape[1] * height / s.shape[0])), height) for s in (top, bottom)]
-    return np.concatenate(strips, axis=1)
+def find_row_gap(image: np.ndarray) -> float:
+    """Where the gap between the two rows of a two-row plate lies, as a share of the height.
+
+    Characters make strong horizontal intensity changes and the plate background between the
+    rows makes almost none, so the gap is the weakest (smoothed) row of horizontal gradient
+    within :data:`ROW_GAP_SEARCH` that has rows on both sides; the outer eighths of the width (plate rim, background) are
+    left out.
+    """
+    h, w = image.shape[:2]
+    if h < 3 or w < 3:
+        return sum(ROW_GAP_SEARCH) / 2
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    gradient = np.abs(np.diff(gray, axis=1))
+    margin = w // 8
+    if gradient.shape[1] > 2 * margin:
+        gradient = gradient[:, margin:gradient.shape[1] - margin]
+    energy = gradient.mean(axis=1)
+    k = max(1, h // 12)
+    energy = np.convolve(energy, np.ones(k) / k, mode="same")
+    lo = min(h - 1, int(ROW_GAP_SEARCH[0] * h))
+    hi = max(lo + 1, int(ROW_GAP_SEARCH[1] * h))
+    # A gap is a valley with a row on each side: score each height by how far it lies below
+    # the strongest row energy within a row's height above it and below it (blank plate above
+    # the top row of a loose crop is as quiet as the gap, but has no row above it).
+    reach = max(1, round(ROW_HEIGHT * h))
+    padded = np.concatenate([np.zeros(reach), energy, np.zeros(reach)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, reach)
+    above = windows[lo:hi].max(axis=1)  # rows y - reach .. y - 1
+    below = windows[lo + reach + 1:hi + reach + 1].max(axis=1)  # rows y + 1 .. y + reach
+    score = np.minimum(above, below) - energy[lo:hi]
+    first = last = int(np.argmax(score))
+    while last + 1 < len(score) and score[last + 1] >= score[first] - 1e-3:
+        last += 1  # a flat valley: take its middle
+    return (lo + (first + last) // 2) / h
+
+
+def split_rows(image: np.ndarray, height: int, width: int | None = None) -> np.ndarray:
+    """Turns a two-row plate into one line: its top row (trimmed at the sides), then its bottom
+    row, both ``height`` high. The top strip takes :data:`TOP_ROW_SHARE` of ``width``; without a
+    width, the bottom strip keeps its aspect and the top strip is sized to match."""
+    h, w = image.shape[:2]
+    gap = find_row_gap(image)
+    side = int(w * TOP_ROW_SIDE_TRIM)
+    top = image[: max(1, round(h * (gap + ROW_OVERLAP))), side: max(side + 1, w - side)]
+    bottom = image[min(h - 1, round(h * (gap - ROW_OVERLAP))):]
+    if width is None:
+        bottom_width = max(1, round(bottom.shape[1] * height / bottom.shape[0]))
+        width = bottom_width + max(1, round(bottom_width * TOP_ROW_SHARE / (1 - TOP_ROW_SHARE)))
+    top_width = min(width - 1, max(1, round(width * TOP_ROW_SHARE)))
+    return np.concatenate([resize(top, top_width, height), resize(bottom, width - top_width, height)], axis=1)
 
 
 UPSTREAM_GEOMETRY = ChunkGeometry()

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from plate_ocr.geometry import COMPACT_GEOMETRY, UPSTREAM_GEOMETRY, ChunkGeometry
+from plate_ocr.geometry import (COMPACT_GEOMETRY, ROW_GAP_SEARCH, TOP_ROW_SHARE, UPSTREAM_GEOMETRY, ChunkGeometry,
+                                find_row_gap, split_rows)
 
 
 def test_upstream_geometry_matches_modelscope():
@@ -27,17 +28,50 @@ def test_wide_images_are_squashed_to_the_canvas():
     assert (UPSTREAM_GEOMETRY.fit(np.full((10, 5000, 3), 1, np.uint8)) == 1).all()
 
 
+def two_row_plate(gap: float, height: int = 140, width: int = 220) -> np.ndarray:
+    """A grey plate with vertical "strokes": two in the middle of the top row, five across the
+    bottom row; the empty gap between the rows is centred at ``gap`` of the height."""
+    image = np.full((height, width, 3), 90, np.uint8)
+    y = round(gap * height)
+    top, bottom = (max(0, y - 45), y - 10), (y + 10, min(height, y + 70))
+    for x in (80, 120):  # top row: two characters in the middle half
+        image[top[0]:top[1], x:x + 20:4] = 250
+    for x in range(10, width - 30, 42):
+        image[bottom[0]:bottom[1], x:x + 28:4] = 10
+    return image
+
+
+@pytest.mark.parametrize("gap", [0.3, 0.4, 0.5, 0.6])
+def test_row_gap_is_found_between_the_rows(gap):
+    assert find_row_gap(two_row_plate(gap)) == pytest.approx(gap, abs=0.04)
+
+
+def test_tiny_images_get_a_middle_gap_rather_than_an_error():
+    for shape in [(1, 1, 3), (2, 50, 3), (50, 2, 3)]:
+        assert ROW_GAP_SEARCH[0] <= find_row_gap(np.zeros(shape, np.uint8)) <= ROW_GAP_SEARCH[1]
+
+
 def test_compact_geometry_stretches_and_splits_two_row_plates():
     single = np.zeros((40, 140, 3), np.uint8)
     assert COMPACT_GEOMETRY.fit(single).shape == (32, 160, 3)
     assert len(COMPACT_GEOMETRY.candidates(single)) == 1
-    double = np.zeros((140, 220, 3), np.uint8)
-    double[:42] = 255  # top row bright (above the bottom strip), bottom row dark
+    double = two_row_plate(0.45)
     plain, canvas = COMPACT_GEOMETRY.candidates(double)
     np.testing.assert_array_equal(plain, COMPACT_GEOMETRY.fit(double))
     assert len(UPSTREAM_GEOMETRY.candidates(double)) == 1
-    # the top row strip comes first (left), the bottom row strip after it
-    assert canvas[:, :20].mean() > 150 and canvas[:, -40:].mean() < 10
+    # the top row (bright strokes) fills the first TOP_ROW_SHARE of the canvas, the bottom row
+    # (dark strokes) the rest
+    split = round(160 * TOP_ROW_SHARE)
+    assert canvas.shape == (32, 160, 3)
+    assert canvas[:, :split].max() > 200 and canvas[:, :split].min() > 40
+    assert canvas[:, split:].min() < 40 and canvas[:, split:].max() < 200
+
+
+def test_split_rows_without_a_width_keeps_the_bottom_row_aspect():
+    strip = split_rows(two_row_plate(0.45), 32)
+    assert strip.shape[0] == 32
+    # bottom strip: 220 wide, about 0.45 + ROW_OVERLAP of 140 high kept -> aspect about 2.8
+    assert 32 * 2.4 / (1 - TOP_ROW_SHARE) < strip.shape[1] < 32 * 3.4 / (1 - TOP_ROW_SHARE)
 
 
 def test_do_chunking_false_and_bad_values():

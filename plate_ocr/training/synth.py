@@ -163,11 +163,15 @@ class SynthSample:
         image: RGB crop.
         label: Plate string (double-row: top row then bottom row).
         plate_type: One of ``PLATE_TYPES``.
+        row_gap: Two-row plates: height of the gap between the rows at the plate's centre, as a
+            share of the image height (what :func:`plate_ocr.geometry.find_row_gap` looks for);
+            None for single-row plates.
     """
 
     image: Image.Image
     label: str
     plate_type: str
+    row_gap: float | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,6 +213,16 @@ def _double_cells() -> list[_Cell]:
         for i in range(5)
     ]
     return cells
+
+
+def _row_gap_in_crop(size: tuple[int, int], quad: np.ndarray, out_h: int) -> float:
+    """Height of the middle of the gap between the rows of a two-row plate of ``size`` mm
+    placed at ``quad``, at the plate's horizontal centre, as a share of ``out_h``."""
+    pw, ph = size
+    gap_mm = (TOP_Y + TOP_CHAR_H + BOTTOM_Y) / 2.0
+    mat = cv2.getPerspectiveTransform(np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]]), quad.astype(np.float32))
+    point = cv2.perspectiveTransform(np.float32([[[pw / 2.0, gap_mm]]]), mat)[0, 0]
+    return float(point[1]) / out_h
 
 
 @dataclass(frozen=True)
@@ -555,7 +569,10 @@ class PlateSynthesizer:
         alpha = self._templates[(style.template, render_scale)][2]
         image = self._place(plate, alpha, quad, out_w, out_h, rng, s)
         image = self._degrade(image, rng, s)
-        return SynthSample(Image.fromarray(image, "RGB"), label, plate_type)
+        row_gap = None
+        if plate_type in DOUBLE_ROW_TYPES:
+            row_gap = _row_gap_in_crop(style.size, quad, out_h)
+        return SynthSample(Image.fromarray(image, "RGB"), label, plate_type, row_gap)
 
     # ---------------------------------------------------------------- rendering
 

@@ -139,3 +139,19 @@ def test_strength_zero_is_clean(synth: PlateSynthesizer) -> None:
         assert grad.max() > 100
         # No sensor noise: a horizontal gradient of flat background rows is mostly zero.
         assert np.median(grad) < 4.0
+
+
+@needs_assets
+def test_two_row_samples_know_their_row_gap_and_the_finder_finds_it() -> None:
+    from plate_ocr.geometry import ROW_OVERLAP, find_row_gap
+
+    synth = PlateSynthesizer(ASSETS, seed=11, type_weights={t: 1.0 for t in DOUBLE_ROW_TYPES})
+    errors = []
+    for i in range(60):
+        sample = synth.sample(i, 0.5)
+        assert sample.plate_type in DOUBLE_ROW_TYPES and 0.2 < sample.row_gap < 0.7
+        errors.append(abs(find_row_gap(np.asarray(sample.image)) - sample.row_gap))
+    # the strips overlap by ROW_OVERLAP around the gap found, so within it both rows stay whole
+    assert np.mean(np.asarray(errors) <= ROW_OVERLAP) >= 0.9
+    single = PlateSynthesizer(ASSETS, seed=11, type_weights={"blue": 1.0}).sample(0)
+    assert single.row_gap is None
