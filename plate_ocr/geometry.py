@@ -163,8 +163,8 @@ def find_row_gap(image: np.ndarray) -> float:
 
     Characters make strong horizontal intensity changes and the plate background between the
     rows makes almost none, so the gap is the weakest (smoothed) row of horizontal gradient
-    within :data:`ROW_GAP_SEARCH` that has rows on both sides; the outer eighths of the width (plate rim, background) are
-    left out.
+    within :data:`ROW_GAP_SEARCH` that has rows on both sides; the outer eighths of the width
+    (plate rim, background) are left out.
     """
     h, w = image.shape[:2]
     if h < 3 or w < 3:

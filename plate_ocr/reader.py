@@ -81,10 +81,6 @@ class PlateReader:
     def from_spec(cls, network: PlateRecognizer, spec: ModelSpec, **kwargs: Any) -> "PlateReader":
         return cls(network, spec.vocab, spec.geometry, **kwargs)
 
-    # -- preprocessing ---------------------------------------------------------------------
-    def _prepare(self, items: Sequence[Any], first_index: int = 0) -> tuple[list[np.ndarray], list[int]]:
-        return candidate_canvases(self.geometry, items, first_index)
-
     # -- network -----------------------------------------------------------------------------
     @torch.inference_mode()
     def _chunk_logits(self, chunks: list[np.ndarray],
@@ -164,8 +160,10 @@ class PlateReader:
         return torch.stack([top.indices.to(logits.dtype), log_p], dim=-1)
 
     @staticmethod
-    def _choose(confidence: torch.Tensor, owners: Sequence[int]) -> list[int]:
+    def _choose(confidence: torch.Tensor, owners: Sequence[int]) -> Sequence[int]:
         """Row per owner with the highest confidence (candidates of one owner are adjacent)."""
+        if len(set(owners)) == len(owners):
+            return range(len(owners))
         keep: dict[int, int] = {}
         for row, owner in enumerate(owners):
             if owner not in keep or confidence[row] > confidence[keep[owner]]:
@@ -177,20 +175,20 @@ class PlateReader:
         """Keeps one candidate per owner: the one whose steps are, on average, most confident
         (mean of the per-step max log-probability)."""
         if len(set(owners)) == len(owners):
-            return logits
-        return logits[cls._choose(cls._best(logits)[..., 1].mean(-1), owners)]
+            return logits  # nothing to choose: skip the confidence computation
+        return logits[list(cls._choose(cls._best(logits)[..., 1].mean(-1), owners))]
 
     def logits(self, items: Sequence[Any]) -> torch.Tensor:
         """Logits of a list of inputs: (B, sequence_length, num_classes)."""
-        canvases, owners = self._prepare(items)
+        canvases, owners = candidate_canvases(self.geometry, items)
         return self.pick(self.logits_of_canvases(canvases), owners)
 
     def texts_of_canvases(self, canvases: Sequence[np.ndarray], owners: Sequence[int]) -> list[str]:
         """Texts of candidate canvases, one per owner, without materialising the merged logits
         (for upstream's 7644 classes those copies cost more than a small network)."""
         best = self._assemble(canvases, self._best)
-        rows = self._choose(best[..., 1].mean(-1), owners) if len(set(owners)) != len(owners) else range(len(owners))
-        return [self.vocab.decode_greedy(best[r, :, 0].long().tolist()) for r in rows]
+        return [self.vocab.decode_greedy(best[r, :, 0].long().tolist())
+                for r in self._choose(best[..., 1].mean(-1), owners)]
 
     # -- decoding ----------------------------------------------------------------------------
     def decode(self, logits: torch.Tensor) -> list[str]:
@@ -203,7 +201,7 @@ class PlateReader:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         texts: list[str] = []
         for start in range(0, len(items), batch_size):
-            canvases, owners = self._prepare(items[start:start + batch_size], start)
+            canvases, owners = candidate_canvases(self.geometry, items[start:start + batch_size], start)
             texts.extend(self.texts_of_canvases(canvases, owners))
         return texts
 

@@ -14,16 +14,17 @@ py="${PYTHON:-.venv/bin/python}"
 model="${MODEL:-.}"  # another model directory to measure the same way
 mkdir -p "$out"
 rare=yellow_double,white_army_double,yellow_trailer_double,green_car,green_truck,white_police,yellow_coach,yellow_trailer,black_hk_macao,black_embassy,black_consulate
-[ -f "$out/synth_rare/labels.tsv" ] || "$py" -m plate_ocr.cli synth --assets "$shared/data/plates/synth" \
-    --out "$out/synth_rare" --count 1100 --seed 1000 --types "$rare"
-[ -f "$out/synth_rare_half/labels.tsv" ] || "$py" -m plate_ocr.cli synth --assets "$shared/data/plates/synth" \
-    --out "$out/synth_rare_half" --count 1100 --seed 1001 --strength 0.5 --types "$rare"
-echo "== real dev crops"
-"$py" -m plate_ocr.cli eval "$shared/data/plates/real/dev.tsv" --model "$model" --threads 2 \
-    --json-out "$out/dev.json" --per-image "$out/dev_per_image.jsonl"
-echo "== held-out synthetic rarer types"
-"$py" -m plate_ocr.cli eval "$out/synth_rare/labels.tsv" --model "$model" --threads 2 \
-    --json-out "$out/synth_rare.json" --per-image "$out/synth_rare_per_image.jsonl"
-echo "== held-out synthetic rarer types, half strength"
-"$py" -m plate_ocr.cli eval "$out/synth_rare_half/labels.tsv" --model "$model" --threads 2 \
-    --json-out "$out/synth_rare_half.json" --per-image "$out/synth_rare_half_per_image.jsonl"
+synth_set() {  # NAME SEED STRENGTH: made once, kept for later runs
+    [ -f "$out/$1/labels.tsv" ] || "$py" -m plate_ocr.cli synth --assets "$shared/data/plates/synth" \
+        --out "$out/$1" --count 1100 --seed "$2" --strength "$3" --types "$rare"
+}
+measure() {  # TITLE NAME TSV
+    echo "== $1"
+    "$py" -m plate_ocr.cli eval "$3" --model "$model" --threads 2 \
+        --json-out "$out/$2.json" --per-image "$out/$2_per_image.jsonl"
+}
+synth_set synth_rare 1000 1.0
+synth_set synth_rare_half 1001 0.5
+measure "real dev crops" dev "$shared/data/plates/real/dev.tsv"
+measure "held-out synthetic rarer types" synth_rare "$out/synth_rare/labels.tsv"
+measure "held-out synthetic rarer types, half strength" synth_rare_half "$out/synth_rare_half/labels.tsv"
