@@ -114,6 +114,16 @@ def parse_weights(text: str | None) -> dict[str, float] | None:
     return out
 
 
+def parse_depths(text: str) -> tuple[int, ...]:
+    try:
+        depths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 4 comma-separated integers, got {text!r}") from None
+    if len(depths) != 4:
+        raise argparse.ArgumentTypeError(f"expected 4 comma-separated integers, got {text!r}")
+    return depths
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .training.train import TrainConfig, train
 
@@ -125,7 +135,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         out=out, data=args.data, dev=args.dev, synth_assets=args.synth, real_fraction=args.real_fraction,
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every, seed=args.seed,
-        preset=args.preset, init_from=args.init_from, workers=args.workers, threads=args.threads,
+        preset=args.preset, init_from=args.init_from, depths=args.depths, num_blocks=args.blocks,
+        workers=args.workers, threads=args.threads,
         resume=args.resume, progress=not args.no_progress, time_limit_s=args.time_limit * 60 if args.time_limit else None,
         warmup_steps=args.warmup, ramp_fraction=args.ramp_fraction, synth_weights=parse_weights(args.synth_weights))
     result = train(cfg)
@@ -227,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--preset", default="convnext-vit-compact")
     p.add_argument("--init-from", help="model directory to fine-tune (e.g. a converted upstream one)")
+    p.add_argument("--depths", type=parse_depths,
+                   help="ConvNeXt blocks per stage, e.g. 2,2,5,2 (default: the preset's or --init-from's); "
+                        "with --init-from, only more: the model grows, new blocks starting as identities")
+    p.add_argument("--blocks", type=int, help="transformer blocks (same rules as --depths)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--time-limit", type=float, help="stop after this many minutes (state is saved)")

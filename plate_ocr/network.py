@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -263,6 +263,37 @@ class PlateRecognizer(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, 32, W) -> (N, W/4, num_classes) logits."""
         return self.classify(self.encode(images))
+
+
+def grow(network: PlateRecognizer, depths: Sequence[int] | None = None,
+         num_blocks: int | None = None) -> PlateRecognizer:
+    """A deeper copy of ``network`` that computes the same function.
+
+    New ConvNeXt blocks go at the end of their stage with layer scale 0; new transformer blocks
+    go after the last one with their attention and MLP output projections at 0. Each starts as
+    an identity, so fine-tuning the grown network starts from the old one's accuracy.
+
+    Raises:
+        ValueError: if a stage or the transformer would get fewer blocks than it has.
+    """
+    old = network.config
+    depths = tuple(old.depths if depths is None else (int(d) for d in depths))
+    num_blocks = old.num_blocks if num_blocks is None else int(num_blocks)
+    if len(depths) != len(old.depths) or any(n < o for n, o in zip(depths, old.depths)) or num_blocks < old.num_blocks:
+        raise ValueError(f"grow: cannot go from depths {old.depths} and {old.num_blocks} transformer "
+                         f"blocks to {depths} and {num_blocks}: blocks can only be added")
+    out = PlateRecognizer(NetworkConfig(**{**asdict(old), "depths": depths, "num_blocks": num_blocks}))
+    result = out.load_state_dict(network.state_dict(), strict=False)
+    assert not result.unexpected_keys, result.unexpected_keys  # every old tensor has a place
+    with torch.no_grad():
+        for stage, kept in zip(out.cnn_model.stages, old.depths):
+            for block in list(stage)[kept:]:
+                block.gamma.zero_()
+        for block in list(out.vitstr.blocks)[old.num_blocks:]:
+            for layer in (block.attn.proj, block.mlp.fc2):
+                layer.weight.zero_()
+                layer.bias.zero_()
+    return out
 
 
 def strip_prefixes(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

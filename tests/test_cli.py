@@ -67,3 +67,14 @@ def test_convert_upstream_console_script(upstream_dir, tmp_path):
     out = run("convert-upstream", upstream_dir, tmp_path / "plate")
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "plate" / "pytorch_model.pt").exists()
+
+
+def test_train_network_sizes_are_parsed_and_checked(capsys):
+    from plate_ocr.cli import build_parser
+
+    args = build_parser().parse_args(["train", "--out", "x", "--depths", "2,2,5,2", "--blocks", "3"])
+    assert args.depths == (2, 2, 5, 2) and args.blocks == 3
+    for bad in ("2,2,5", "2,two,5,2"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["train", "--out", "x", "--depths", bad])
+        assert "4 comma-separated integers" in capsys.readouterr().err

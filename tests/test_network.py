@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from plate_ocr.network import (PRESETS, NetworkConfig, PlateRecognizer, checkpoint_filter_fn, count_parameters,
-                               infer_config, strip_prefixes)
+                               grow, infer_config, strip_prefixes)
 
 
 def test_upstream_preset_has_upstreams_names_shapes_and_size():
@@ -75,3 +75,28 @@ def test_config_validation_names_the_key():
 
 def test_compact_preset_is_small():
     assert count_parameters(PlateRecognizer(PRESETS["convnext-vit-compact"])) < 1_500_000
+
+
+def test_grow_adds_blocks_that_start_as_identities():
+    small = PlateRecognizer(PRESETS["convnext-vit-test"], layer_scale=0.5).eval()
+    for p in small.parameters():  # nothing at zero, so an identity block is not an accident
+        p.data.add_(0.01 * torch.randn_like(p))
+    grown = grow(small, depths=(1, 2, 3, 1), num_blocks=3).eval()
+    assert grown.config.depths == (1, 2, 3, 1) and grown.config.num_blocks == 3
+    assert count_parameters(grown) > count_parameters(small)
+    x = torch.rand(2, 3, 32, 160)
+    with torch.no_grad():
+        torch.testing.assert_close(grown(x), small(x))
+    # the new blocks are real blocks: once their scale moves off zero, the output changes
+    with torch.no_grad():
+        grown.cnn_model.stages[2][2].gamma.fill_(0.5)
+        assert not torch.allclose(grown(x), small(x))
+    assert infer_config(grown.state_dict(), num_heads=2, mlp_ratio=2.0) == grown.config
+
+
+def test_grow_refuses_to_remove_blocks():
+    net = PlateRecognizer(PRESETS["convnext-vit-compact"])
+    with pytest.raises(ValueError, match="only be added"):
+        grow(net, depths=(2, 2, 3, 2))
+    with pytest.raises(ValueError, match="only be added"):
+        grow(net, num_blocks=1)

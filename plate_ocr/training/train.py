@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..geometry import COMPACT_GEOMETRY, ChunkGeometry
 from ..model_dir import WEIGHTS_FILE, load_model_dir, save_model_dir
-from ..network import PRESETS, NetworkConfig, PlateRecognizer, count_parameters
+from ..network import PRESETS, NetworkConfig, PlateRecognizer, count_parameters, grow
 from ..reader import PlateReader
 from ..vocab import CTCVocab
 from .data import Sample, TrainingMix, read_source
@@ -58,6 +58,8 @@ class TrainConfig:
     seed: int = 0
     preset: str = "convnext-vit-compact"
     init_from: str | None = None
+    depths: tuple[int, ...] | None = None
+    num_blocks: int | None = None
     layer_scale: float = 0.1
     workers: int = 1
     threads: int = 2
@@ -131,6 +133,8 @@ def remap_head(network: PlateRecognizer, old: CTCVocab, new: CTCVocab) -> PlateR
 
 
 def build_start(cfg: TrainConfig) -> tuple[PlateRecognizer, CTCVocab, ChunkGeometry]:
+    """The network to train: ``init_from`` (head remapped to the plate vocab if needed, grown
+    if ``depths`` or ``num_blocks`` ask for more blocks), or a fresh ``preset`` with those sizes."""
     vocab = CTCVocab.from_chars(PLATE_CHARS)
     if cfg.init_from:
         network, spec = load_model_dir(cfg.init_from)
@@ -139,10 +143,16 @@ def build_start(cfg: TrainConfig) -> tuple[PlateRecognizer, CTCVocab, ChunkGeome
             logger.info("fine-tuning %s: head remapped from %d to %d classes", cfg.init_from,
                         network.config.num_classes, vocab.num_classes)
             network = remap_head(network, spec.vocab, vocab)
+        if cfg.depths is not None or cfg.num_blocks is not None:
+            before = network.config
+            network = grow(network, cfg.depths, cfg.num_blocks)
+            logger.info("grown from depths %s and %d transformer blocks to %s and %d", before.depths,
+                        before.num_blocks, network.config.depths, network.config.num_blocks)
         return network, vocab, geometry
     geometry = COMPACT_GEOMETRY
+    sizes = {k: v for k, v in (("depths", cfg.depths), ("num_blocks", cfg.num_blocks)) if v is not None}
     config = NetworkConfig(**{**asdict(PRESETS[cfg.preset]), "num_classes": vocab.num_classes,
-                              "num_positions": geometry.tokens_per_chunk})
+                              "num_positions": geometry.tokens_per_chunk, **sizes})
     torch.manual_seed(cfg.seed)
     return PlateRecognizer(config, layer_scale=cfg.layer_scale), vocab, geometry
 
