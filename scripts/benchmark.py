@@ -4,7 +4,7 @@ same real crops, one run; plus the bundled compact model.
 Each measurement runs in a fresh subprocess (so peak RSS is its own). Prints a table and, with
 --json, the raw figures. Usage:
 
-    python scripts/benchmark.py [--plates 256] [--latency-plates 40] [--json out.json]
+    python scripts/benchmark.py [--plates 256] [--latency-plates 200] [--json out.json]
 
 The upstream-size checkpoint is made by ModelScope's own ConvNextViT with random weights (DAMO's
 weights cannot be downloaded here); speed does not depend on the weight values.
@@ -86,7 +86,7 @@ def run_child(kind: str, model: str, threads: int, paths: list[str], latency_pla
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--plates", type=int, default=256, help="list size for throughput")
-    parser.add_argument("--latency-plates", type=int, default=40)
+    parser.add_argument("--latency-plates", type=int, default=200, help="plates read one at a time for the median latency")
     parser.add_argument("--crops", default=str(DEFAULT_CROPS), help="TSV of real crops")
     parser.add_argument("--bundled", default=str(ROOT), help="bundled model directory")
     parser.add_argument("--json", help="write raw figures here")
