@@ -118,7 +118,7 @@ def parse_depths(text: str) -> tuple[int, ...]:
     try:
         depths = tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 4 comma-separated integers, got {text!r}") from None
+        depths = ()
     if len(depths) != 4:
         raise argparse.ArgumentTypeError(f"expected 4 comma-separated integers, got {text!r}")
     return depths

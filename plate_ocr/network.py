@@ -279,7 +279,7 @@ def grow(network: PlateRecognizer, depths: Sequence[int] | None = None,
     old = network.config
     depths = tuple(old.depths if depths is None else (int(d) for d in depths))
     num_blocks = old.num_blocks if num_blocks is None else int(num_blocks)
-    if len(depths) != len(old.depths) or any(n < o for n, o in zip(depths, old.depths)) or num_blocks < old.num_blocks:
+    if any(n < o for n, o in zip(depths, old.depths)) or num_blocks < old.num_blocks:
         raise ValueError(f"grow: cannot go from depths {old.depths} and {old.num_blocks} transformer "
                          f"blocks to {depths} and {num_blocks}: blocks can only be added")
     out = PlateRecognizer(NetworkConfig(**{**asdict(old), "depths": depths, "num_blocks": num_blocks}))

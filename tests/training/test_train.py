@@ -78,11 +78,10 @@ def test_fine_tuning_remaps_the_head_to_a_new_vocab(tmp_path, small_sets):
     assert PlateReader.from_dir(out).vocab == new
 
 
-def test_fine_tuning_can_grow_the_network(tmp_path, small_sets):
-    net = PlateRecognizer(NetworkConfig(**{**PRESETS["convnext-vit-test"].to_dict(), "num_classes": len(PLATE_CHARS) + 2}))
-    src = save_model_dir(tmp_path / "small", net, CTCVocab.from_chars(PLATE_CHARS), COMPACT_GEOMETRY, half=False)
+def test_fine_tuning_can_grow_the_network(tmp_path, small_sets, tiny_model_dir):
     out = tmp_path / "grown"
-    train(config(out, small_sets, init_from=str(src), depths=(1, 1, 2, 1), num_blocks=2, steps=2, eval_every=2))
+    train(config(out, small_sets, init_from=str(tiny_model_dir), depths=(1, 1, 2, 1), num_blocks=2, steps=2,
+                 eval_every=2))
     config_out = PlateReader.from_dir(out).network.config
     assert config_out.depths == (1, 1, 2, 1) and config_out.num_blocks == 2
 
