@@ -14,7 +14,9 @@ from plate_ocr.training.synth import (
     CHARSET,
     DOUBLE_ROW_TYPES,
     LABEL_PATTERNS,
+    MAX_PROVINCE_INK,
     PLATE_TYPES,
+    PROVINCES,
     PlateSynthesizer,
     random_label,
 )
@@ -105,6 +107,16 @@ def test_deterministic(synth: PlateSynthesizer) -> None:
         assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
     a, b = synth.sample(1, 0.8), synth.sample(2, 0.8)
     assert a.label != b.label or not np.array_equal(np.asarray(a.image), np.asarray(b.image))
+
+
+@needs_assets
+def test_province_photos_that_are_solid_blobs_are_left_out(synth: PlateSynthesizer) -> None:
+    photos = synth._glyphs[("real", "single")]
+    inks = [float((g > 127).mean()) for char in PROVINCES for g in photos.get(char, [])]
+    assert len(inks) > 3000  # the filter keeps nearly all of EasyPR's 3,249 province photos
+    assert max(inks) <= MAX_PROVINCE_INK
+    # digits and letters are not filtered: a cropped "1" is almost all ink and stays
+    assert max((g > 127).mean() for g in photos["1"]) > MAX_PROVINCE_INK
 
 
 @needs_assets
