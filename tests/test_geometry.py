@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from plate_ocr.geometry import (COMPACT_GEOMETRY, ROW_GAP_SEARCH, TOP_ROW_SHARE, UPSTREAM_GEOMETRY, ChunkGeometry,
-                                find_row_gap, split_rows)
+                                find_row_gap, find_row_slope, level_rows, split_rows)
 
 
 def test_upstream_geometry_matches_modelscope():
@@ -63,6 +63,27 @@ def test_compact_geometry_stretches_and_splits_two_row_plates():
     # (dark strokes) the rest
     split = round(160 * TOP_ROW_SHARE)
     assert canvas.shape == (32, 160, 3)
+    assert canvas[:, :split].max() > 200 and canvas[:, :split].min() > 40
+    assert canvas[:, split:].min() < 40 and canvas[:, split:].max() < 200
+
+
+def test_a_level_plate_keeps_its_rows():
+    plate = two_row_plate(0.45)
+    assert find_row_slope(plate) == 0.0
+    assert level_rows(plate, 0.0) is plate
+    assert find_row_slope(np.zeros((3, 3, 3), np.uint8)) == 0.0
+
+
+@pytest.mark.parametrize("slope", [-0.2, 0.1, 0.25])
+def test_a_tilted_plate_is_levelled_before_its_rows_are_split(slope):
+    level = two_row_plate(0.45)
+    tilted = level_rows(level, -slope)  # the inverse shear tilts the rows by `slope`
+    assert tilted.shape == level.shape
+    assert find_row_slope(tilted) == pytest.approx(slope, abs=0.03)
+    # across the middle of the plate the tilt moves a row by more than the strips' overlap,
+    # so a level cut would mix the rows; levelled first, each strip holds only its own row
+    canvas = COMPACT_GEOMETRY.fit(tilted, two_rows=True)
+    split = round(160 * TOP_ROW_SHARE)
     assert canvas[:, :split].max() > 200 and canvas[:, :split].min() > 40
     assert canvas[:, split:].min() < 40 and canvas[:, split:].max() < 200
 
