@@ -165,6 +165,11 @@ def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height))
 
 
+def _horizontal_gradient(gray: np.ndarray) -> np.ndarray:
+    """|left-to-right intensity change| of a gray image, float32, one column narrower."""
+    return np.abs(np.diff(gray.astype(np.float32), axis=1))
+
+
 def find_row_gap(image: np.ndarray) -> float:
     """Where the gap between the two rows of a two-row plate lies, as a share of the height.
 
@@ -176,8 +181,7 @@ def find_row_gap(image: np.ndarray) -> float:
     h, w = image.shape[:2]
     if h < 3 or w < 3:
         return sum(ROW_GAP_SEARCH) / 2
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    gradient = np.abs(np.diff(gray, axis=1))
+    gradient = _horizontal_gradient(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
     margin = w // 8
     if gradient.shape[1] > 2 * margin:
         gradient = gradient[:, margin:gradient.shape[1] - margin]
@@ -213,7 +217,7 @@ def find_row_slope(image: np.ndarray) -> float:
     if h != SLOPE_PROBE_HEIGHT:
         width = max(4, round(w * SLOPE_PROBE_HEIGHT / h))
         gray = cv2.resize(gray, (width, SLOPE_PROBE_HEIGHT), interpolation=cv2.INTER_AREA)
-    gradient = np.abs(np.diff(gray.astype(np.float32), axis=1))
+    gradient = _horizontal_gradient(gray)
     h, w = gradient.shape
     # rows[k, y, x]: the source row that level row y reads in column x under slope k
     offsets = np.rint(ROW_SLOPES[:, None] * (np.arange(w) - (w - 1) / 2)).astype(np.int64)
@@ -240,14 +244,20 @@ def level_rows(image: np.ndarray, slope: float) -> np.ndarray:
                           borderMode=cv2.BORDER_REPLICATE)
 
 
+def level_and_find_gap(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """A two-row plate levelled (:func:`find_row_slope`, :func:`level_rows`) and the gap between
+    its rows (:func:`find_row_gap`); the shear keeps the gap's height at the centre column."""
+    levelled = level_rows(image, find_row_slope(image))
+    return levelled, find_row_gap(levelled)
+
+
 def split_rows(image: np.ndarray, height: int, width: int | None = None) -> np.ndarray:
     """Turns a two-row plate into one line: its top row (trimmed at the sides), then its bottom
     row, both ``height`` high, after levelling a tilted plate (:func:`find_row_slope`). The top
     strip takes :data:`TOP_ROW_SHARE` of ``width``; without a width, the bottom strip keeps its
     aspect and the top strip is sized to match."""
-    image = level_rows(image, find_row_slope(image))
+    image, gap = level_and_find_gap(image)
     h, w = image.shape[:2]
-    gap = find_row_gap(image)
     side = int(w * TOP_ROW_SIDE_TRIM)
     top = image[: max(1, round(h * (gap + ROW_OVERLAP))), side: max(side + 1, w - side)]
     bottom = image[min(h - 1, round(h * (gap - ROW_OVERLAP))):]

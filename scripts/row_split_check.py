@@ -5,8 +5,8 @@ when the true gap lies outside the band that both strips share, so that one row 
 
 * the row finder (``plate_ocr.geometry.find_row_gap``): strips overlap by ``ROW_OVERLAP`` on each
   side of the gap it finds; measured on the crop as it is, and after levelling a tilted plate as
-  ``split_rows`` does (``find_row_slope``, ``level_rows``: a shear about the centre column, which
-  keeps the gap's height there);
+  ``split_rows`` does (``level_and_find_gap``: a shear about the centre column, which keeps the
+  gap's height there);
 * for comparison, the fixed split the project used before: top strip to 42% of the height,
   bottom strip from 30%.
 
@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from plate_ocr.geometry import ROW_OVERLAP, find_row_gap, find_row_slope, level_rows  # noqa: E402
+from plate_ocr.geometry import ROW_OVERLAP, find_row_gap, level_and_find_gap  # noqa: E402
 from plate_ocr.training.synth import DOUBLE_ROW_TYPES, PlateSynthesizer  # noqa: E402
 
 FIXED_SPLIT = (0.30, 0.42)
@@ -48,7 +48,7 @@ def main() -> None:
         sample = synth.sample(i, args.strength)
         image = np.asarray(sample.image)
         errors.append(find_row_gap(image) - sample.row_gap)
-        levelled_errors.append(find_row_gap(level_rows(image, find_row_slope(image))) - sample.row_gap)
+        levelled_errors.append(level_and_find_gap(image)[1] - sample.row_gap)
         fixed_miss.append(not FIXED_SPLIT[0] <= sample.row_gap <= FIXED_SPLIT[1])
     print(f"{args.n} two-row synthetic plates (seed {args.seed}, strength {args.strength})")
     for name, found in (("row finder", errors), ("row finder after levelling", levelled_errors)):

@@ -346,6 +346,18 @@ def _crop_to_ink(mask: np.ndarray, thresh: int = 100) -> np.ndarray | None:
     return np.ascontiguousarray(mask[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1])
 
 
+def _photo_crops(folder: Path, max_ink: float = 1.0) -> list[np.ndarray]:
+    """Ink crops of the segmented character photos in ``folder`` (white ink on black), in file
+    order: those at least 12 px high whose ink covers at most ``max_ink`` of their box."""
+    crops = []
+    for f in sorted(folder.iterdir()):
+        img = _read_gray(f)
+        crop = None if img is None else _crop_to_ink(img)
+        if crop is not None and crop.shape[0] >= 12 and (crop > 127).mean() <= max_ink:
+            crops.append(crop)
+    return crops
+
+
 def _read_gray(path: Path) -> np.ndarray | None:
     data = np.fromfile(str(path), dtype=np.uint8)
     return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
@@ -415,12 +427,7 @@ class PlateSynthesizer:
         real: dict[str, list[np.ndarray]] = {}
         for d in sorted((easypr / "chars2").iterdir()):
             if d.is_dir() and d.name in ALNUM:
-                for f in sorted(d.iterdir()):
-                    img = _read_gray(f)
-                    if img is not None:
-                        crop = _crop_to_ink(img)
-                        if crop is not None and crop.shape[0] >= 12:
-                            real.setdefault(d.name, []).append(crop)
+                real.setdefault(d.name, []).extend(_photo_crops(d))
         mapping = {}
         for line in (easypr / _PROVINCE_MAPPING_FILE).read_text(encoding="utf-8").splitlines():
             parts = line.split()
@@ -429,13 +436,7 @@ class PlateSynthesizer:
         for folder, char in mapping.items():
             d = easypr / "charsChinese" / folder
             if d.is_dir():
-                for f in sorted(d.iterdir()):
-                    img = _read_gray(f)
-                    if img is not None:
-                        crop = _crop_to_ink(img)
-                        if (crop is not None and crop.shape[0] >= 12
-                                and (crop > 127).mean() <= MAX_PROVINCE_INK):
-                            real.setdefault(char, []).append(crop)
+                real.setdefault(char, []).extend(_photo_crops(d, max_ink=MAX_PROVINCE_INK))
         for style in ("single", "green", "bottom"):
             glyphs[("real", style)] = real
 
