@@ -32,9 +32,13 @@ ROW_OVERLAP = 0.06
 #: ... the top strip drops this share of the width on each side (its two characters sit in the
 #: middle half of the plate), ...
 TOP_ROW_SIDE_TRIM = 0.15
-#: ... and the top strip gets this share of the canvas width, so that the canvas looks like a
-#: single-row plate: two characters, then five.
+#: ... and the top strip gets a share of the canvas width (``ChunkGeometry.top_row_share``). A
+#: model directory without that key was trained with this share; ...
 TOP_ROW_SHARE = 0.3
+#: ... new runs use this one. At 0.3 the two top-row characters were squeezed to about 12 px wide
+#: against about 16 px for the five bottom ones, and top-row provinces were read as letters; at
+#: 0.45 both rows' characters come out about 18-20 px wide.
+COMPACT_TOP_ROW_SHARE = 0.45
 #: Before the gap is looked for, a tilted plate is levelled: of these slopes (rise over run, up
 #: to about 17 degrees), the one whose levelled rows give the sharpest profile of horizontal
 #: gradient is undone by a vertical shear. A plate turned by 10 degrees and twice as wide as
@@ -57,6 +61,8 @@ class ChunkGeometry:
             (upstream); otherwise stretch every image to the full canvas.
         double_row: Also read images with an aspect under ``DOUBLE_ROW_MAX_ASPECT`` as two-row
             plates: split into rows, side by side, top row first (see :meth:`candidates`).
+        top_row_share: Share of the canvas width the top row gets when split (see
+            :func:`split_rows`); a model reads best with the share it was trained with.
     """
 
     img_height: int = 32
@@ -65,6 +71,7 @@ class ChunkGeometry:
     chunk_overlap: int = 48
     keep_aspect: bool = True
     double_row: bool = False
+    top_row_share: float = TOP_ROW_SHARE
 
     def __post_init__(self) -> None:
         if self.img_height != 32:
@@ -74,6 +81,8 @@ class ChunkGeometry:
         if self.chunk_overlap < 0 or self.chunk_overlap % (2 * STEM_STRIDE) or self.chunk_overlap >= self.chunk_width:
             raise ValueError(
                 f"inference_kwargs.chunk_overlap: must be a multiple of 8 below chunk_width, got {self.chunk_overlap}")
+        if not 0.1 <= self.top_row_share <= 0.7:
+            raise ValueError(f"inference_kwargs.top_row_share: must lie in [0.1, 0.7], got {self.top_row_share}")
         step = self.chunk_width - self.chunk_overlap
         if self.img_width < self.chunk_width or (self.img_width - self.chunk_overlap) % step:
             raise ValueError(
@@ -140,7 +149,8 @@ class ChunkGeometry:
         """Resizes one RGB uint8 image (H, W, 3) onto the (img_height, img_width, 3) canvas,
         first putting its two rows side by side if ``two_rows``."""
         if two_rows:
-            image = split_rows(image, self.img_height, None if self.keep_aspect else self.img_width)
+            image = split_rows(image, self.img_height, None if self.keep_aspect else self.img_width,
+                               self.top_row_share)
         h, w = image.shape[:2]
         canvas = np.zeros((self.img_height, self.img_width, 3), np.uint8)
         if not self.keep_aspect:
@@ -251,11 +261,12 @@ def level_and_find_gap(image: np.ndarray) -> tuple[np.ndarray, float]:
     return levelled, find_row_gap(levelled)
 
 
-def split_rows(image: np.ndarray, height: int, width: int | None = None) -> np.ndarray:
+def split_rows(image: np.ndarray, height: int, width: int | None = None,
+               top_share: float = TOP_ROW_SHARE) -> np.ndarray:
     """Turns a two-row plate into one line: its top row (trimmed at the sides), then its bottom
     row, both ``height`` high, after levelling a tilted plate (:func:`find_row_slope`). The top
-    strip takes :data:`TOP_ROW_SHARE` of ``width``; without a width, the bottom strip keeps its
-    aspect and the top strip is sized to match."""
+    strip takes ``top_share`` of ``width``; without a width, the bottom strip keeps its aspect
+    and the top strip is sized to match."""
     image, gap = level_and_find_gap(image)
     h, w = image.shape[:2]
     side = int(w * TOP_ROW_SIDE_TRIM)
@@ -263,10 +274,11 @@ def split_rows(image: np.ndarray, height: int, width: int | None = None) -> np.n
     bottom = image[min(h - 1, round(h * (gap - ROW_OVERLAP))):]
     if width is None:
         bottom_width = max(1, round(bottom.shape[1] * height / bottom.shape[0]))
-        width = bottom_width + max(1, round(bottom_width * TOP_ROW_SHARE / (1 - TOP_ROW_SHARE)))
-    top_width = min(width - 1, max(1, round(width * TOP_ROW_SHARE)))
+        width = bottom_width + max(1, round(bottom_width * top_share / (1 - top_share)))
+    top_width = min(width - 1, max(1, round(width * top_share)))
     return np.concatenate([resize(top, top_width, height), resize(bottom, width - top_width, height)], axis=1)
 
 
 UPSTREAM_GEOMETRY = ChunkGeometry()
-COMPACT_GEOMETRY = ChunkGeometry(img_width=160, chunk_width=160, chunk_overlap=0, keep_aspect=False, double_row=True)
+COMPACT_GEOMETRY = ChunkGeometry(img_width=160, chunk_width=160, chunk_overlap=0, keep_aspect=False, double_row=True,
+                                 top_row_share=COMPACT_TOP_ROW_SHARE)

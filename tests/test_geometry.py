@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+from dataclasses import replace
+
 from plate_ocr.geometry import (COMPACT_GEOMETRY, ROW_GAP_SEARCH, TOP_ROW_SHARE, UPSTREAM_GEOMETRY, ChunkGeometry,
                                 find_row_gap, find_row_slope, level_rows, split_rows)
 
@@ -59,9 +61,9 @@ def test_compact_geometry_stretches_and_splits_two_row_plates():
     plain, canvas = COMPACT_GEOMETRY.candidates(double)
     np.testing.assert_array_equal(plain, COMPACT_GEOMETRY.fit(double))
     assert len(UPSTREAM_GEOMETRY.candidates(double)) == 1
-    # the top row (bright strokes) fills the first TOP_ROW_SHARE of the canvas, the bottom row
-    # (dark strokes) the rest
-    split = round(160 * TOP_ROW_SHARE)
+    # the top row (bright strokes) fills the geometry's top-row share of the canvas, the bottom
+    # row (dark strokes) the rest
+    split = round(160 * COMPACT_GEOMETRY.top_row_share)
     assert canvas.shape == (32, 160, 3)
     assert canvas[:, :split].max() > 200 and canvas[:, :split].min() > 40
     assert canvas[:, split:].min() < 40 and canvas[:, split:].max() < 200
@@ -83,7 +85,7 @@ def test_a_tilted_plate_is_levelled_before_its_rows_are_split(slope):
     # across the middle of the plate the tilt moves a row by more than the strips' overlap,
     # so a level cut would mix the rows; levelled first, each strip holds only its own row
     canvas = COMPACT_GEOMETRY.fit(tilted, two_rows=True)
-    split = round(160 * TOP_ROW_SHARE)
+    split = round(160 * COMPACT_GEOMETRY.top_row_share)
     assert canvas[:, :split].max() > 200 and canvas[:, :split].min() > 40
     assert canvas[:, split:].min() < 40 and canvas[:, split:].max() < 200
 
@@ -104,3 +106,23 @@ def test_do_chunking_false_and_bad_values():
         ChunkGeometry(img_width=805)
     with pytest.raises(ValueError, match="unknown key"):
         ChunkGeometry.from_dict({"img_hieght": 32})
+
+
+@pytest.mark.parametrize("share", [0.3, 0.45, 0.6])
+def test_the_top_row_gets_the_geometrys_share_of_the_canvas(share):
+    canvas = replace(COMPACT_GEOMETRY, top_row_share=share).fit(two_row_plate(0.45), two_rows=True)
+    split = round(160 * share)
+    # the top row's strokes (x 80-136 of 220, 33 px trimmed per side) span about 0.3-0.67 of
+    # its strip, so their extent scales with the share; no bright stroke lies past the strip
+    bright = np.flatnonzero(canvas.max(axis=(0, 2)) > 120)  # background 90; thin strokes blur
+    assert 0.2 * split < bright.min() < 0.4 * split and 0.6 * split < bright.max() < 0.75 * split
+    assert canvas[:, :split].min() > 40 and canvas[:, split:].max() < 200
+
+
+def test_top_row_share_is_kept_in_the_config_and_older_dirs_read_as_trained():
+    assert ChunkGeometry.from_dict(COMPACT_GEOMETRY.to_dict()) == COMPACT_GEOMETRY
+    # a model directory written before the key existed was trained with TOP_ROW_SHARE
+    older = {k: v for k, v in COMPACT_GEOMETRY.to_dict().items() if k != "top_row_share"}
+    assert ChunkGeometry.from_dict(older).top_row_share == TOP_ROW_SHARE
+    with pytest.raises(ValueError, match="top_row_share"):
+        ChunkGeometry(top_row_share=0.9)

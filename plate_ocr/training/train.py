@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -60,6 +60,7 @@ class TrainConfig:
     init_from: str | None = None
     depths: tuple[int, ...] | None = None
     num_blocks: int | None = None
+    top_row_share: float | None = None
     layer_scale: float = 0.1
     workers: int = 1
     threads: int = 2
@@ -148,8 +149,13 @@ def build_start(cfg: TrainConfig) -> tuple[PlateRecognizer, CTCVocab, ChunkGeome
             network = grow(network, cfg.depths, cfg.num_blocks)
             logger.info("grown from depths %s and %d transformer blocks to %s and %d", before.depths,
                         before.num_blocks, network.config.depths, network.config.num_blocks)
+        if cfg.top_row_share is not None:
+            logger.info("two-row split: top row share %s -> %s", geometry.top_row_share, cfg.top_row_share)
+            geometry = replace(geometry, top_row_share=cfg.top_row_share)
         return network, vocab, geometry
     geometry = COMPACT_GEOMETRY
+    if cfg.top_row_share is not None:
+        geometry = replace(geometry, top_row_share=cfg.top_row_share)
     sizes = {k: v for k, v in (("depths", cfg.depths), ("num_blocks", cfg.num_blocks)) if v is not None}
     config = NetworkConfig(**{**asdict(PRESETS[cfg.preset]), "num_classes": vocab.num_classes,
                               "num_positions": geometry.tokens_per_chunk, **sizes})
