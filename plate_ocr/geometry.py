@@ -35,9 +35,10 @@ TOP_ROW_SIDE_TRIM = 0.15
 #: ... and the top strip gets a share of the canvas width (``ChunkGeometry.top_row_share``). A
 #: model directory without that key was trained with this share; ...
 TOP_ROW_SHARE = 0.3
-#: ... new runs use this one. At 0.3 the two top-row characters were squeezed to about 12 px wide
-#: against about 16 px for the five bottom ones, and top-row provinces were read as letters; at
-#: 0.45 both rows' characters come out about 18-20 px wide.
+#: ... new runs use this one. Worked out from a 440 mm plate (top row 80 mm characters, bottom row
+#: 65 mm) on the 160 px canvas: at 0.3 the top row's characters come out about 12 px wide and the
+#: bottom row's 16, and top-row provinces were read as letters; at 0.45 they are about 19 and 13
+#: px (a single-row plate's: 16), and the bottom row's are twice as tall as they are wide.
 COMPACT_TOP_ROW_SHARE = 0.45
 #: Before the gap is looked for, a tilted plate is levelled: of these slopes (rise over run, up
 #: to about 17 degrees), the one whose levelled rows give the sharpest profile of horizontal
