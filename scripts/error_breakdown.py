@@ -2,7 +2,8 @@
 list quotes.
 
 For each run (a per-image JSONL and the labels TSV it was made from) it prints:
-* the two-row types pooled (exact match);
+* the two-row types pooled (exact match), and how many two-row plates with a province had it
+  read as a Latin letter (a military plate's top row is two letters);
 * errors where only the province character is wrong, and how many of those are on crops
   narrower than --narrow pixels, against that share of the whole set;
 * plates read with too few or too many characters;
@@ -54,6 +55,9 @@ def report(name: str, rows: list[dict], narrow: int) -> None:
     if two_row:
         print(f"two-row types pooled: {sum(r['correct'] for r in two_row)}/{len(two_row)} "
               f"= {sum(r['correct'] for r in two_row) / len(two_row):.2%}")
+        as_letter = sum(r["label"][0] in PROVINCES and r["pred"][:1].isascii() and r["pred"][:1].isalpha()
+                        for r in two_row)
+        print(f"two-row plates whose province was read as a Latin letter: {as_letter}")
     narrow_errors = sum(r["width"] < narrow for r in province)
     narrow_share = sum(r["width"] < narrow for r in rows) / len(rows)
     print(f"province alone wrong: {len(province)}; {narrow_errors} of them on crops under {narrow} px "
