@@ -59,7 +59,8 @@ def test_eval_prints_json_with_metrics(tiny_model_dir, tmp_path):
 
 def test_bad_model_dir_is_a_clear_error(tmp_path):
     out = run("read", "--model", tmp_path, "x.jpg")
-    assert out.returncode == 2 and "no such weights file" in out.stderr or "configuration.json" in out.stderr
+    assert out.returncode == 2
+    assert "no such weights file" in out.stderr or "configuration.json" in out.stderr
 
 
 @pytest.mark.slow

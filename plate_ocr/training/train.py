@@ -77,6 +77,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.real_fraction <= 1:
             raise ValueError(f"real_fraction must lie in [0, 1], got {self.real_fraction}")
+        if self.synth_weights and not self.synth_assets:
+            # a run asked for a synthetic mix but would silently train on real crops alone
+            raise ValueError("synth_weights given without synth_assets (plate-ocr train --synth DIR)")
 
 
 class CanvasDataset(Dataset):
