@@ -11,7 +11,9 @@ EXTRAS = {
     # What modelscope.pipelines needs at run time on Python 3.11 (modelscope[cv] does not install).
     "modelscope": ["modelscope>=1.7", "addict", "datasets>=4.0.0,<=4.8.4", "simplejson", "sortedcontainers"],
     "train": ["lmdb", "tqdm"],
-    "test": ["pytest"],
+    # fonttools builds a small CJK test font, so the font path of the synthesiser is tested on
+    # machines without CJK fonts
+    "test": ["pytest", "fonttools"],
 }
 
 

@@ -136,7 +136,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         out=out, data=args.data, dev=args.dev, synth_assets=args.synth, real_fraction=args.real_fraction,
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every, seed=args.seed,
         preset=args.preset, init_from=args.init_from, depths=args.depths, num_blocks=args.blocks,
-        top_row_share=args.top_row_share,
+        top_row_share=args.top_row_share, cjk_fonts=args.cjk_font,
         workers=args.workers, threads=args.threads,
         resume=args.resume, progress=not args.no_progress, time_limit_s=args.time_limit * 60 if args.time_limit else None,
         warmup_steps=args.warmup, ramp_fraction=args.ramp_fraction, synth_weights=parse_weights(args.synth_weights))
@@ -175,7 +175,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     types = args.types.split(",") if args.types else None
     synth = PlateSynthesizer(args.assets, seed=args.seed,
-                             type_weights={t: 1.0 for t in types} if types else None)
+                             type_weights={t: 1.0 for t in types} if types else None, cjk_fonts=args.cjk_font)
     out = Path(args.out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     with open(out / "labels.tsv", "w", encoding="utf-8") as f:
@@ -229,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synth", help="synthesis assets folder (shared/data/plates/synth); off if not given")
     p.add_argument("--real-fraction", type=float, default=0.5, help="share of real crops in each batch")
     p.add_argument("--synth-weights", help="plate type weights, e.g. blue=0.1,green_car=0.2 (default: the synthesiser's)")
+    p.add_argument("--cjk-font", action="append", default=[], metavar="FONT",
+                   help="font file drawing every Chinese plate character (FILE.ttc#N for face N of a collection); "
+                        "repeat for more. A share of Chinese characters is then drawn from these fonts")
     p.add_argument("--ramp-fraction", type=float, default=0.15,
                    help="share of the run over which augmentation ramps up to full strength (0 for fine-tuning)")
     p.add_argument("--steps", type=int, default=10000)
@@ -270,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--types", help="comma-separated plate types (default: all, default weights)")
     p.add_argument("--strength", type=float, default=1.0)
+    p.add_argument("--cjk-font", action="append", default=[], metavar="FONT",
+                   help="font file drawing every Chinese plate character (FILE.ttc#N for face N of a collection); "
+                        "repeat for more. A share of Chinese characters is then drawn from these fonts")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("make-lmdb", help="write labelled sets in ModelScope's OCR LMDB format")

@@ -336,6 +336,61 @@ MAX_PROVINCE_INK = 0.74
 _REAL_SKIP_STYLES = ("top",)
 
 _PROVINCE_MAPPING_FILE = "province_mapping.txt"
+_FONT_STREAM = 7  # third seed word of the font-choice random stream
+
+#: With CJK fonts given, the share of Chinese characters drawn from a font render instead of
+#: the glyph sources above (which have 1 to 3 renders of each, besides the small photos).
+P_FONT_CJK = 0.35
+#: Pixel size fonts are rendered at; the render is scaled into the cell like any glyph image.
+FONT_RENDER_PX = 96
+#: The Chinese characters every plate font must draw.
+CJK_CHARS = PROVINCES + SPECIALS
+
+
+def parse_font_spec(spec: str | Path) -> tuple[Path, int]:
+    """``"file.ttc#2"`` -> (file, face index 2); a bare path is face 0."""
+    text = str(spec)
+    path, sep, index = text.rpartition("#")
+    if not sep or not index.isdigit():
+        return Path(text), 0
+    return Path(path), int(index)
+
+
+def render_font_glyphs(spec: str | Path, chars: str = CJK_CHARS) -> dict[str, np.ndarray]:
+    """Renders ``chars`` with one font face: {char: uint8 ink mask cropped to its ink}.
+
+    Raises:
+        FileNotFoundError: If the font file does not exist.
+        ValueError: If the file is not a font, or the face lacks some of ``chars`` (it would
+            draw its "missing glyph" box), naming the font and the characters.
+    """
+    from PIL import ImageDraw, ImageFont
+
+    path, index = parse_font_spec(spec)
+    if not path.is_file():
+        raise FileNotFoundError(f"font not found: {path}")
+    try:
+        font = ImageFont.truetype(str(path), FONT_RENDER_PX, index=index)
+    except OSError as exc:
+        raise ValueError(f"font {spec}: cannot be loaded ({exc})") from None
+
+    def draw(char: str) -> np.ndarray:
+        canvas = Image.new("L", (FONT_RENDER_PX * 2, FONT_RENDER_PX * 2), 0)
+        ImageDraw.Draw(canvas).text((FONT_RENDER_PX // 2, FONT_RENDER_PX // 4), char, fill=255, font=font)
+        return np.asarray(canvas)
+
+    missing_box = draw("\ue000")  # a private-use code point: the face's "missing glyph" drawing
+    out, missing = {}, []
+    for char in chars:
+        mask = draw(char)
+        crop = _crop_to_ink(mask)
+        if crop is None or np.array_equal(mask, missing_box):
+            missing.append(char)
+        else:
+            out[char] = crop
+    if missing:
+        raise ValueError(f"font {spec} does not draw {''.join(missing)}")
+    return out
 
 
 def _crop_to_ink(mask: np.ndarray, thresh: int = 100) -> np.ndarray | None:
@@ -376,14 +431,20 @@ class PlateSynthesizer:
         seed: Base seed.
         type_weights: Optional sampling weights by plate type (missing types get 0). Defaults to
             blue 0.3 and the rest shared equally.
+        cjk_fonts: Optional font files (``"file.ttc#face"`` for one face of a collection) that
+            draw every Chinese plate character. With fonts, a share ``P_FONT_CJK`` of Chinese
+            characters is drawn from them. Without, samples are exactly as before fonts existed:
+            the font choice uses a random stream of its own.
 
     Raises:
-        FileNotFoundError: If the assets are missing.
-        ValueError: If ``type_weights`` names unknown types or sums to zero.
+        FileNotFoundError: If the assets or a font are missing.
+        ValueError: If ``type_weights`` names unknown types or sums to zero, or a font lacks a
+            character.
     """
 
     def __init__(self, assets_dir: str | Path, seed: int = 0,
-                 type_weights: dict[str, float] | None = None) -> None:
+                 type_weights: dict[str, float] | None = None,
+                 cjk_fonts: list[str | Path] | tuple[str | Path, ...] = ()) -> None:
         self.assets_dir = Path(assets_dir)
         if not self.assets_dir.is_dir():
             raise FileNotFoundError(f"asset folder not found: {self.assets_dir}")
@@ -404,10 +465,15 @@ class PlateSynthesizer:
         self._templates = self._load_templates()
         self._backgrounds = self._load_backgrounds()
         self._lookup = self._build_lookup()
+        self.cjk_fonts = tuple(str(f) for f in cjk_fonts)
+        self._font_glyphs: dict[str, list[np.ndarray]] = {}
+        for spec in self.cjk_fonts:
+            for char, crop in render_font_glyphs(spec).items():
+                self._font_glyphs.setdefault(char, []).append(crop)
 
-    def __reduce__(self) -> tuple[type, tuple[Path, int, dict[str, float]]]:
+    def __reduce__(self) -> tuple[type, tuple]:
         """Pickles as the constructor arguments; the copy reloads the assets (about 1 s)."""
-        return (self.__class__, (self.assets_dir, self.seed, self._type_weights))
+        return (self.__class__, (self.assets_dir, self.seed, self._type_weights, self.cjk_fonts))
 
     # ---------------------------------------------------------------- asset loading
 
@@ -570,7 +636,10 @@ class PlateSynthesizer:
         for scale in RENDER_SCALES:
             if scale >= px_per_mm * RENDER_OVERSAMPLE:
                 render_scale = scale
-        plate = self._render_plate(style, label, rng, s, render_scale)
+        font_draws = None
+        if self._font_glyphs:  # a stream of its own, so that samples without fonts stay the same
+            font_draws = np.random.default_rng([self.seed, int(index), _FONT_STREAM]).random((len(label), 2))
+        plate = self._render_plate(style, label, rng, s, render_scale, font_draws)
         alpha = self._templates[(style.template, render_scale)][2]
         image = self._place(plate, alpha, quad, out_w, out_h, rng, s)
         image = self._degrade(image, rng, s)
@@ -646,8 +715,11 @@ class PlateSynthesizer:
         return m
 
     def _render_plate(self, style: _Style, label: str, rng: np.random.Generator, s: float,
-                      k: float) -> np.ndarray:
-        """Renders the plate as RGBA float32 (alpha 0..255) at ``k`` pixels per mm."""
+                      k: float, font_draws: np.ndarray | None = None) -> np.ndarray:
+        """Renders the plate as RGBA float32 (alpha 0..255) at ``k`` pixels per mm.
+
+        ``font_draws`` (one row of two uniform draws per character) picks font renders for
+        Chinese characters when fonts were given."""
         tpl, bg_weight3, _, cur_bg = self._templates[(style.template, k)]
         if style.bg != "keep":
             new_bg = self._colour(rng, _BG_RANGES[style.bg], BG_JITTER)
@@ -676,6 +748,9 @@ class PlateSynthesizer:
                 src = "pengfei" if draws[i, 1] < 0.5 else "huang"
             pool, used = self._lookup[(char, gstyle, src)]
             glyph = pool[int(draws[i, 2] * len(pool))]
+            if font_draws is not None and char in self._font_glyphs and font_draws[i, 0] < P_FONT_CJK:
+                fonts = self._font_glyphs[char]
+                glyph, used = fonts[int(font_draws[i, 1] * len(fonts))], "font"
             cw = max(2, int(round(w * k)))
             ch = max(2, int(round(h * scale_h * k)))
             m = self._glyph_mask(glyph, used, cw, ch, draws[i, 3], draws[i, 4], s,

@@ -47,6 +47,7 @@ class TrainConfig:
     dev: list[str] = field(default_factory=list)
     synth_assets: str | None = None
     synth_weights: dict[str, float] | None = None
+    cjk_fonts: list[str] = field(default_factory=list)
     real_fraction: float = 0.5
     steps: int = 10000
     batch_size: int = 64
@@ -77,9 +78,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.real_fraction <= 1:
             raise ValueError(f"real_fraction must lie in [0, 1], got {self.real_fraction}")
-        if self.synth_weights and not self.synth_assets:
+        if (self.synth_weights or self.cjk_fonts) and not self.synth_assets:
             # a run asked for a synthetic mix but would silently train on real crops alone
-            raise ValueError("synth_weights given without synth_assets (plate-ocr train --synth DIR)")
+            raise ValueError("synth_weights or cjk_fonts given without synth_assets (plate-ocr train --synth DIR)")
 
 
 class CanvasDataset(Dataset):
@@ -206,7 +207,8 @@ def train(cfg: TrainConfig) -> dict:
     synth = None
     if cfg.synth_assets:
         from .synth import PlateSynthesizer
-        synth = PlateSynthesizer(cfg.synth_assets, seed=cfg.seed, type_weights=cfg.synth_weights).sample
+        synth = PlateSynthesizer(cfg.synth_assets, seed=cfg.seed, type_weights=cfg.synth_weights,
+                                 cjk_fonts=cfg.cjk_fonts).sample
     mix = TrainingMix(real, synth, cfg.real_fraction, cfg.seed, ramp=int(cfg.ramp_fraction * cfg.steps * cfg.batch_size))
     optimizer = torch.optim.AdamW(network.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, best = 0, None

@@ -12,6 +12,7 @@ import pytest
 
 from plate_ocr.training.synth import (
     CHARSET,
+    CJK_CHARS,
     DOUBLE_ROW_TYPES,
     LABEL_PATTERNS,
     MAX_PROVINCE_INK,
@@ -19,6 +20,7 @@ from plate_ocr.training.synth import (
     PROVINCES,
     PlateSynthesizer,
     random_label,
+    render_font_glyphs,
 )
 
 VOCAB = (
@@ -167,3 +169,87 @@ def test_two_row_samples_know_their_row_gap_and_the_finder_finds_it() -> None:
     assert np.mean(np.asarray(errors) <= ROW_OVERLAP) >= 0.9
     single = PlateSynthesizer(ASSETS, seed=11, type_weights={"blue": 1.0}).sample(0)
     assert single.row_gap is None
+
+
+def _write_font(path: Path, chars: str) -> Path:
+    """A TrueType font whose glyph for the k-th of ``chars`` is a top bar over vertical bars
+    spelling k in binary, and whose missing-glyph drawing is a hollow box."""
+    from fontTools.fontBuilder import FontBuilder
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+
+    def rect(pen, x0, y0, x1, y1):  # clockwise: an outer contour in TrueType
+        pen.moveTo((x0, y0))
+        pen.lineTo((x0, y1))
+        pen.lineTo((x1, y1))
+        pen.lineTo((x1, y0))
+        pen.closePath()
+
+    names = [".notdef"] + [f"uni{ord(c):04X}" for c in chars]
+    glyphs = {}
+    for k, name in enumerate(names):
+        pen = TTGlyphPen(None)
+        if k == 0:
+            rect(pen, 100, 0, 900, 60)
+            rect(pen, 100, 740, 900, 800)
+            rect(pen, 100, 60, 160, 740)
+            rect(pen, 840, 60, 900, 740)
+        else:
+            rect(pen, 80, 700, 920, 800)
+            for bit in range(6):
+                if k >> bit & 1:
+                    rect(pen, 100 + 135 * bit, 0, 190 + 135 * bit, 650)
+        glyphs[name] = pen.glyph()
+    fb = FontBuilder(1000, isTTF=True)
+    fb.setupGlyphOrder(names)
+    fb.setupCharacterMap({ord(c): n for c, n in zip(chars, names[1:])})
+    fb.setupGlyf(glyphs)
+    fb.setupHorizontalMetrics({n: (1000, 0) for n in names})
+    fb.setupHorizontalHeader(ascent=880, descent=-120)
+    fb.setupNameTable({"familyName": "PlateTest", "styleName": "Regular"})
+    fb.setupOS2(sTypoAscender=880, sTypoDescender=-120, usWinAscent=880, usWinDescent=120)
+    fb.setupPost()
+    fb.save(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def cjk_font(tmp_path_factory) -> Path:
+    pytest.importorskip("fontTools")
+    return _write_font(tmp_path_factory.mktemp("font") / "plate_test.ttf", CJK_CHARS)
+
+
+def test_font_glyphs_are_rendered_per_character(cjk_font: Path) -> None:
+    glyphs = render_font_glyphs(cjk_font)
+    assert set(glyphs) == set(CJK_CHARS)
+    # every character has its own drawing: distinct bar patterns give distinct masks
+    bars = {(g[g.shape[0] // 2:] > 127).any(axis=0).tobytes() for g in glyphs.values()}
+    assert len(bars) == len(CJK_CHARS)
+
+
+def test_a_font_without_a_plate_character_is_refused_by_name(tmp_path: Path) -> None:
+    pytest.importorskip("fontTools")
+    font = _write_font(tmp_path / "partial.ttf", CJK_CHARS.replace("赣", ""))
+    with pytest.raises(ValueError, match=r"partial\.ttf does not draw 赣$"):
+        render_font_glyphs(font)
+    with pytest.raises(FileNotFoundError, match="nowhere.ttf"):
+        render_font_glyphs(tmp_path / "nowhere.ttf")
+    (tmp_path / "junk.ttf").write_bytes(b"not a font")
+    with pytest.raises(ValueError, match="junk.ttf: cannot be loaded"):
+        render_font_glyphs(tmp_path / "junk.ttf")
+
+
+@needs_assets
+def test_fonts_draw_some_chinese_characters_and_leave_the_rest_of_a_sample_alone(
+        synth: PlateSynthesizer, cjk_font: Path) -> None:
+    with_font = PlateSynthesizer(ASSETS, seed=7, cjk_fonts=[cjk_font])
+    changed = 0
+    for i in range(40):
+        a, b = synth.sample(i, 0.0), with_font.sample(i, 0.0)
+        # the font choice has a random stream of its own: label, type and crop size stay
+        assert (a.label, a.plate_type, a.image.size) == (b.label, b.plate_type, b.image.size)
+        changed += not np.array_equal(np.asarray(a.image), np.asarray(b.image))
+    # about a third of Chinese characters come from the font; all but army plates carry one
+    assert 5 <= changed <= 30
+    again = pickle.loads(pickle.dumps(with_font))
+    assert again.cjk_fonts == (str(cjk_font),)
+    assert np.array_equal(np.asarray(again.sample(3, 1.0).image), np.asarray(with_font.sample(3, 1.0).image))

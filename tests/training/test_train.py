@@ -97,5 +97,5 @@ def test_bad_config_names_the_option(tmp_path):
         TrainConfig(out=tmp_path, preset="huge")
     with pytest.raises(ValueError, match="real_fraction"):
         TrainConfig(out=tmp_path, real_fraction=2)
-    with pytest.raises(ValueError, match="synth_weights given without synth_assets"):
+    with pytest.raises(ValueError, match="given without synth_assets"):
         TrainConfig(out=tmp_path, synth_weights={"blue": 1.0})
