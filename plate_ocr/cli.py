@@ -100,6 +100,12 @@ def cmd_export_hub(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cjk_font_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cjk-font", action="append", default=[], metavar="FONT",
+                   help="font file drawing every Chinese plate character (FILE.ttc#N for face N of a collection); "
+                        "repeat for more. A share of Chinese characters is then drawn from these fonts")
+
+
 def parse_weights(text: str | None) -> dict[str, float] | None:
     """``"blue=0.1,green_car=0.2"`` -> ``{"blue": 0.1, "green_car": 0.2}``."""
     if not text:
@@ -229,9 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synth", help="synthesis assets folder (shared/data/plates/synth); off if not given")
     p.add_argument("--real-fraction", type=float, default=0.5, help="share of real crops in each batch")
     p.add_argument("--synth-weights", help="plate type weights, e.g. blue=0.1,green_car=0.2 (default: the synthesiser's)")
-    p.add_argument("--cjk-font", action="append", default=[], metavar="FONT",
-                   help="font file drawing every Chinese plate character (FILE.ttc#N for face N of a collection); "
-                        "repeat for more. A share of Chinese characters is then drawn from these fonts")
+    _cjk_font_arg(p)
     p.add_argument("--ramp-fraction", type=float, default=0.15,
                    help="share of the run over which augmentation ramps up to full strength (0 for fine-tuning)")
     p.add_argument("--steps", type=int, default=10000)
@@ -273,9 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--types", help="comma-separated plate types (default: all, default weights)")
     p.add_argument("--strength", type=float, default=1.0)
-    p.add_argument("--cjk-font", action="append", default=[], metavar="FONT",
-                   help="font file drawing every Chinese plate character (FILE.ttc#N for face N of a collection); "
-                        "repeat for more. A share of Chinese characters is then drawn from these fonts")
+    _cjk_font_arg(p)
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("make-lmdb", help="write labelled sets in ModelScope's OCR LMDB format")
