@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from .support import real_rows
+from .support import SYNTH_ASSETS, real_rows
 
 
 def run(*args, timeout=300):
@@ -79,3 +79,15 @@ def test_train_network_sizes_are_parsed_and_checked(capsys):
         with pytest.raises(SystemExit):
             build_parser().parse_args(["train", "--out", "x", "--depths", bad])
         assert "4 comma-separated integers" in capsys.readouterr().err
+
+
+def test_synth_names_a_font_that_cannot_draw_the_plates(tmp_path):
+    if not SYNTH_ASSETS.is_dir():
+        pytest.skip("synthesis assets not present")
+    missing = run("synth", "--assets", SYNTH_ASSETS, "--out", tmp_path / "a", "--count", 2,
+                  "--cjk-font", tmp_path / "none.ttf")
+    assert missing.returncode == 2 and "font not found" in missing.stderr and "none.ttf" in missing.stderr
+    (tmp_path / "bad.ttf").write_bytes(b"\0" * 64)
+    bad = run("synth", "--assets", SYNTH_ASSETS, "--out", tmp_path / "b", "--count", 2,
+              "--cjk-font", tmp_path / "bad.ttf")
+    assert bad.returncode == 2 and "bad.ttf: cannot be loaded" in bad.stderr
