@@ -2,7 +2,7 @@
 
 Usage:
     python scripts/preview_synth.py OUT.png [--n 48] [--strength 1.0] [--seed 0]
-        [--assets /work/shared/data/plates/synth] [--types blue,green_car]
+        [--assets /work/shared/data/plates/synth] [--types blue,green_car] [--cjk-font FONT ...]
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--assets", type=Path, default=default_assets())
     ap.add_argument("--types", default="", help="comma-separated plate types to restrict to")
+    ap.add_argument("--cjk-font", action="append", default=[], help="as plate-ocr synth --cjk-font")
     ap.add_argument("--bench", type=int, default=600, help="samples timed for the speed figure")
     args = ap.parse_args()
 
@@ -59,7 +60,7 @@ def main() -> None:
     if args.types:
         weights = {t: 1.0 for t in args.types.split(",")}
     t0 = time.perf_counter()
-    synth = PlateSynthesizer(args.assets, seed=args.seed, type_weights=weights)
+    synth = PlateSynthesizer(args.assets, seed=args.seed, type_weights=weights, cjk_fonts=args.cjk_font)
     print(f"init: {time.perf_counter() - t0:.2f} s")
 
     samples = [synth.sample(args.start + i, args.strength) for i in range(args.n)]
