@@ -339,7 +339,7 @@ _PROVINCE_MAPPING_FILE = "province_mapping.txt"
 _FONT_STREAM = 7  # third seed word of the font-choice random stream
 
 #: With CJK fonts given, the share of Chinese characters drawn from a font render instead of
-#: the glyph sources above (which have 1 to 3 renders of each, besides the small photos).
+#: the glyph sources above (two or three renders of each per style, besides the small photos).
 P_FONT_CJK = 0.35
 #: Pixel size fonts are rendered at; the render is scaled into the cell like any glyph image.
 FONT_RENDER_PX = 96
