@@ -27,7 +27,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from plate_ocr.training.synth import DOUBLE_ROW_TYPES, PROVINCES  # noqa: E402
+from plate_ocr.training.synth import DOUBLE_ROW_TYPES, LETTERS, PROVINCES  # noqa: E402
+
+_LETTER_SET = frozenset(LETTERS)  # a set, so that an empty reading is not "in" it
 
 
 def load(per_image: Path, labels: Path) -> list[dict]:
@@ -55,8 +57,7 @@ def report(name: str, rows: list[dict], narrow: int) -> None:
     if two_row:
         print(f"two-row types pooled: {sum(r['correct'] for r in two_row)}/{len(two_row)} "
               f"= {sum(r['correct'] for r in two_row) / len(two_row):.2%}")
-        as_letter = sum(r["label"][0] in PROVINCES and r["pred"][:1].isascii() and r["pred"][:1].isalpha()
-                        for r in two_row)
+        as_letter = sum(r["label"][0] in PROVINCES and r["pred"][:1] in _LETTER_SET for r in two_row)
         print(f"two-row plates whose province was read as a Latin letter: {as_letter}")
     narrow_errors = sum(r["width"] < narrow for r in province)
     narrow_share = sum(r["width"] < narrow for r in rows) / len(rows)

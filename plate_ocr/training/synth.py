@@ -714,6 +714,25 @@ class PlateSynthesizer:
             m = full
         return m
 
+    def _pick_glyph(self, char: str, gstyle: str, source: str, cell_px: float, draw: np.ndarray,
+                    font_draw: np.ndarray | None) -> tuple[np.ndarray, str]:
+        """One character's ink crop and the source it came from.
+
+        ``draw`` is the character's row of uniform draws (mixed source, pool index), ``font_draw``
+        its row of the font stream (None without fonts), ``cell_px`` the cell height in pixels.
+        """
+        if font_draw is not None and font_draw[0] < P_FONT_CJK and char in self._font_glyphs:
+            fonts = self._font_glyphs[char]
+            return fonts[int(font_draw[1] * len(fonts))], "font"
+        src = source
+        if draw[0] < P_MIXED_CHAR:
+            src = _GLYPH_SOURCES[int(draw[1] * len(_GLYPH_SOURCES))]
+        if src == "real" and char not in ALNUM and cell_px > REAL_CJK_MAX_PX:
+            # 20 px province photos turn into blobs when large: use a glyph render.
+            src = "pengfei" if draw[1] < 0.5 else "huang"
+        pool, used = self._lookup[(char, gstyle, src)]
+        return pool[int(draw[2] * len(pool))], used
+
     def _render_plate(self, style: _Style, label: str, rng: np.random.Generator, s: float,
                       k: float, font_draws: np.ndarray | None = None) -> np.ndarray:
         """Renders the plate as RGBA float32 (alpha 0..255) at ``k`` pixels per mm.
@@ -740,17 +759,8 @@ class PlateSynthesizer:
         draws = rng.random((n, 5))
         offsets = rng.normal(0.0, CHAR_OFFSET_SIGMA * s, (n, 2))
         for i, (char, (x, y, w, h, gstyle)) in enumerate(zip(label, style.cells)):
-            src = source
-            if draws[i, 0] < P_MIXED_CHAR:
-                src = _GLYPH_SOURCES[int(draws[i, 1] * len(_GLYPH_SOURCES))]
-            if src == "real" and char not in ALNUM and k * h > REAL_CJK_MAX_PX:
-                # 20 px province photos turn into blobs when large: use a glyph render.
-                src = "pengfei" if draws[i, 1] < 0.5 else "huang"
-            pool, used = self._lookup[(char, gstyle, src)]
-            glyph = pool[int(draws[i, 2] * len(pool))]
-            if font_draws is not None and char in self._font_glyphs and font_draws[i, 0] < P_FONT_CJK:
-                fonts = self._font_glyphs[char]
-                glyph, used = fonts[int(font_draws[i, 1] * len(fonts))], "font"
+            glyph, used = self._pick_glyph(char, gstyle, source, k * h, draws[i],
+                                           None if font_draws is None else font_draws[i])
             cw = max(2, int(round(w * k)))
             ch = max(2, int(round(h * scale_h * k)))
             m = self._glyph_mask(glyph, used, cw, ch, draws[i, 3], draws[i, 4], s,
