@@ -11,7 +11,7 @@ tokens (see :mod:`plate_ocr.geometry`) before the linear CTC head.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -39,6 +39,9 @@ class NetworkConfig:
         num_positions: Tokens per chunk (chunk width / 4); one learned position each.
         num_classes: Head outputs, blank and reserved ids included.
         dropout: Dropout in the transformer blocks (training only).
+        in_channels: What the stem sees: 1 is a gray image made inside the network with
+            :data:`GRAY_WEIGHTS` (upstream), 3 the RGB image itself (plate colour tells the
+            plate type, and with it which characters may stand where).
     """
 
     depths: tuple[int, ...] = (3, 3, 8, 3)
@@ -50,6 +53,7 @@ class NetworkConfig:
     num_positions: int = 75
     num_classes: int = 7644
     dropout: float = 0.1
+    in_channels: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "depths", tuple(int(d) for d in self.depths))
@@ -65,6 +69,8 @@ class NetworkConfig:
             raise ValueError(f"network: num_classes must be at least 3, got {self.num_classes}")
         if self.num_positions < 1:
             raise ValueError(f"network: num_positions must be positive, got {self.num_positions}")
+        if self.in_channels not in (1, 3):
+            raise ValueError(f"network: in_channels must be 1 (gray) or 3 (RGB), got {self.in_channels}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "NetworkConfig":
@@ -121,12 +127,13 @@ class ConvNeXtBlock(nn.Module):
 
 
 class ConvNeXtTrunk(nn.Module):
-    """Four ConvNeXt stages on a gray image; the height shrinks 32 -> 1, the width only by 4."""
+    """Four ConvNeXt stages on a gray or RGB image; the height shrinks 32 -> 1, the width only by 4."""
 
-    def __init__(self, depths: tuple[int, ...], dims: tuple[int, ...], layer_scale: float) -> None:
+    def __init__(self, depths: tuple[int, ...], dims: tuple[int, ...], layer_scale: float,
+                 in_channels: int = 1) -> None:
         super().__init__()
-        self.downsample_layers = nn.ModuleList(
-            [nn.Sequential(nn.Conv2d(1, dims[0], kernel_size=4, stride=4), ChannelsFirstLayerNorm(dims[0]))])
+        self.downsample_layers = nn.ModuleList([nn.Sequential(
+            nn.Conv2d(in_channels, dims[0], kernel_size=4, stride=4), ChannelsFirstLayerNorm(dims[0]))])
         for i in range(3):
             self.downsample_layers.append(nn.Sequential(
                 ChannelsFirstLayerNorm(dims[i]),
@@ -136,7 +143,7 @@ class ConvNeXtTrunk(nn.Module):
             for depth, dim in zip(depths, dims))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (N, 1, 32, W) -> (N, dims[-1], 1, W/4)."""
+        """x: (N, in_channels, 32, W) -> (N, dims[-1], 1, W/4)."""
         for downsample, stage in zip(self.downsample_layers, self.stages):
             x = stage(downsample(x))
         return x
@@ -230,7 +237,7 @@ class PlateRecognizer(nn.Module):
     def __init__(self, config: NetworkConfig, layer_scale: float = 1e-6) -> None:
         super().__init__()
         self.config = config
-        self.cnn_model = ConvNeXtTrunk(config.depths, config.dims, layer_scale)
+        self.cnn_model = ConvNeXtTrunk(config.depths, config.dims, layer_scale, config.in_channels)
         self.vitstr = SequenceEncoder(config)
         nn.init.trunc_normal_(self.vitstr.pos_embed, std=0.02)
 
@@ -243,9 +250,10 @@ class PlateRecognizer(nn.Module):
         Returns:
             (N, W/4, embed_dim) features after the final LayerNorm.
         """
-        r, g, b = GRAY_WEIGHTS
-        gray = images[:, 0:1] * r + images[:, 1:2] * g + images[:, 2:3] * b
-        feats = self.cnn_model(gray)
+        if self.config.in_channels == 1:
+            r, g, b = GRAY_WEIGHTS
+            images = images[:, 0:1] * r + images[:, 1:2] * g + images[:, 2:3] * b
+        feats = self.cnn_model(images)
         if feats.shape[2] != 1:
             raise ValueError(f"input height {images.shape[2]} does not reduce to 1 (expected 32)")
         enc = self.vitstr
@@ -294,6 +302,26 @@ def grow(network: PlateRecognizer, depths: Sequence[int] | None = None,
                 layer.weight.zero_()
                 layer.bias.zero_()
     return out
+
+
+def with_color_input(network: PlateRecognizer) -> PlateRecognizer:
+    """A copy of a gray-input ``network`` that takes RGB and computes the same function.
+
+    The stem's one input channel becomes three, weighted by :data:`GRAY_WEIGHTS`: a convolution
+    of the weighted sum equals the sum of the weighted convolutions. Fine-tuning then starts
+    from the gray model's accuracy and can learn to use colour.
+
+    Raises:
+        ValueError: if ``network`` takes RGB already.
+    """
+    if network.config.in_channels != 1:
+        raise ValueError(f"with_color_input: the network takes {network.config.in_channels} channels, not gray")
+    out = PlateRecognizer(replace(network.config, in_channels=3))
+    state = dict(network.state_dict())
+    stem = "cnn_model.downsample_layers.0.0.weight"
+    state[stem] = state[stem] * torch.tensor(GRAY_WEIGHTS, dtype=state[stem].dtype)[None, :, None, None]
+    out.load_state_dict(state, strict=True)
+    return out.train(network.training)
 
 
 def strip_prefixes(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -347,10 +375,12 @@ def infer_config(state_dict: Mapping[str, torch.Tensor], **overrides: Any) -> Ne
     _, num_positions, embed_dim = state["vitstr.pos_embed"].shape
     num_blocks = 1 + max(int(k.split(".")[2]) for k in state if k.startswith("vitstr.blocks."))
     hidden = state["vitstr.blocks.0.mlp.fc1.weight"].shape[0]
+    in_channels = int(state["cnn_model.downsample_layers.0.0.weight"].shape[1])
     values: dict[str, Any] = dict(
         depths=depths, dims=dims, embed_dim=int(embed_dim), num_blocks=num_blocks,
         num_heads=max(1, int(embed_dim) // 64), mlp_ratio=hidden / embed_dim,
-        num_positions=int(num_positions), num_classes=int(state["vitstr.head.weight"].shape[0]))
+        num_positions=int(num_positions), num_classes=int(state["vitstr.head.weight"].shape[0]),
+        in_channels=in_channels)
     values.update(overrides)
     return NetworkConfig(**values)
 

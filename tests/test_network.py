@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from plate_ocr.network import (PRESETS, NetworkConfig, PlateRecognizer, checkpoint_filter_fn, count_parameters,
-                               grow, infer_config, strip_prefixes)
+                               grow, infer_config, strip_prefixes, with_color_input)
 
 
 def test_upstream_preset_has_upstreams_names_shapes_and_size():
@@ -92,6 +92,29 @@ def test_grow_adds_blocks_that_start_as_identities():
         grown.cnn_model.stages[2][2].gamma.fill_(0.5)
         assert not torch.allclose(grown(x), small(x))
     assert infer_config(grown.state_dict(), num_heads=2, mlp_ratio=2.0) == grown.config
+
+
+def test_color_input_starts_as_the_gray_network_and_can_then_see_colour():
+    gray = PlateRecognizer(PRESETS["convnext-vit-test"], layer_scale=0.5).eval()
+    color = with_color_input(gray).eval()
+    stem = color.cnn_model.downsample_layers[0][0]
+    assert color.config.in_channels == 3 and stem.weight.shape[1] == 3
+    x = torch.rand(2, 3, 32, 160)
+    with torch.no_grad():
+        torch.testing.assert_close(color(x), gray(x))
+        # a stem that weighs the channels otherwise tells apart what the gray conversion does not
+        red = x.clone()
+        red[:, 0] += 0.1 * 0.5870 / 0.2989
+        red[:, 1] -= 0.1  # same luma as x, other colour
+        torch.testing.assert_close(gray(red), gray(x))
+        stem.weight[:, 2] += 0.3
+        stem.weight[:, 0] -= 0.3
+        assert not torch.allclose(color(red), color(x))
+    assert infer_config(color.state_dict(), num_heads=2, mlp_ratio=2.0) == color.config
+    with pytest.raises(ValueError, match="not gray"):
+        with_color_input(color)
+    with pytest.raises(ValueError, match="in_channels"):
+        NetworkConfig(in_channels=2)
 
 
 def test_grow_refuses_to_remove_blocks():

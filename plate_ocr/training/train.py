@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..geometry import COMPACT_GEOMETRY, ChunkGeometry
 from ..model_dir import WEIGHTS_FILE, load_model_dir, save_model_dir
-from ..network import PRESETS, NetworkConfig, PlateRecognizer, count_parameters, grow
+from ..network import PRESETS, NetworkConfig, PlateRecognizer, count_parameters, grow, with_color_input
 from ..reader import PlateReader
 from ..vocab import CTCVocab
 from .data import Sample, TrainingMix, read_source
@@ -62,6 +62,7 @@ class TrainConfig:
     depths: tuple[int, ...] | None = None
     num_blocks: int | None = None
     top_row_share: float | None = None
+    color: bool = False
     layer_scale: float = 0.1
     workers: int = 1
     threads: int = 2
@@ -139,7 +140,8 @@ def remap_head(network: PlateRecognizer, old: CTCVocab, new: CTCVocab) -> PlateR
 
 def build_start(cfg: TrainConfig) -> tuple[PlateRecognizer, CTCVocab, ChunkGeometry]:
     """The network to train: ``init_from`` (head remapped to the plate vocab if needed, grown
-    if ``depths`` or ``num_blocks`` ask for more blocks), or a fresh ``preset`` with those sizes."""
+    if ``depths`` or ``num_blocks`` ask for more blocks, given RGB input if ``color`` and it is
+    gray), or a fresh ``preset`` with those sizes (and RGB input if ``color``)."""
     vocab = CTCVocab.from_chars(PLATE_CHARS)
     if cfg.init_from:
         network, spec = load_model_dir(cfg.init_from)
@@ -153,6 +155,9 @@ def build_start(cfg: TrainConfig) -> tuple[PlateRecognizer, CTCVocab, ChunkGeome
             network = grow(network, cfg.depths, cfg.num_blocks)
             logger.info("grown from depths %s and %d transformer blocks to %s and %d", before.depths,
                         before.num_blocks, network.config.depths, network.config.num_blocks)
+        if cfg.color and network.config.in_channels == 1:
+            network = with_color_input(network)
+            logger.info("input: gray -> RGB (the stem starts as the gray conversion)")
         if cfg.top_row_share is not None:
             logger.info("two-row split: top row share %s -> %s", geometry.top_row_share, cfg.top_row_share)
             geometry = replace(geometry, top_row_share=cfg.top_row_share)
@@ -162,7 +167,8 @@ def build_start(cfg: TrainConfig) -> tuple[PlateRecognizer, CTCVocab, ChunkGeome
         geometry = replace(geometry, top_row_share=cfg.top_row_share)
     sizes = {k: v for k, v in (("depths", cfg.depths), ("num_blocks", cfg.num_blocks)) if v is not None}
     config = NetworkConfig(**{**asdict(PRESETS[cfg.preset]), "num_classes": vocab.num_classes,
-                              "num_positions": geometry.tokens_per_chunk, **sizes})
+                              "num_positions": geometry.tokens_per_chunk, **sizes,
+                              **({"in_channels": 3} if cfg.color else {})})
     torch.manual_seed(cfg.seed)
     return PlateRecognizer(config, layer_scale=cfg.layer_scale), vocab, geometry
 

@@ -86,6 +86,15 @@ def test_fine_tuning_can_grow_the_network(tmp_path, small_sets, tiny_model_dir):
     assert config_out.depths == (1, 1, 2, 1) and config_out.num_blocks == 2
 
 
+def test_fine_tuning_can_switch_a_gray_model_to_colour(tmp_path, small_sets, tiny_model_dir):
+    out = tmp_path / "color"
+    train(config(out, small_sets, init_from=str(tiny_model_dir), color=True, steps=2, eval_every=2))
+    assert json.loads((out / "configuration.json").read_text())["model"]["network"]["in_channels"] == 3
+    reader = PlateReader.from_dir(out)
+    assert reader.network.config.in_channels == 3
+    assert len(reader.read([p for p, _ in real_rows("dev", limit=1)])) == 1
+
+
 def test_learning_rate_warms_up_then_decays(tmp_path):
     cfg = TrainConfig(out=tmp_path, steps=100, warmup_steps=10, lr=1e-3)
     assert lr_at(0, cfg) < lr_at(9, cfg) == pytest.approx(1e-3)
