@@ -200,11 +200,14 @@ class TrainingMix:
     """Deterministic stream of training samples: real crops (augmented) mixed with synthesis.
 
     ``item(index)`` depends only on ``(seed, index)``; augmentation strength ramps from
-    ``min_strength`` to 1 over the first ``ramp`` samples (a way past the CTC plateau).
+    ``min_strength`` to 1 over the first ``ramp`` samples (a way past the CTC plateau). A
+    ``gray_fraction`` of the samples lose their colour, as from infrared and monochrome
+    cameras, so that a colour model does not come to rely on colour; the draw comes last, so
+    the other samples are the same as without it.
     """
 
     def __init__(self, real: Sequence[Sample], synth: Callable | None, real_fraction: float,
-                 seed: int, ramp: int, min_strength: float = 0.1) -> None:
+                 seed: int, ramp: int, min_strength: float = 0.1, gray_fraction: float = 0.0) -> None:
         if not real and synth is None:
             raise ValueError("training needs real samples, synthesis, or both")
         self.real = list(real)
@@ -213,6 +216,7 @@ class TrainingMix:
         self.seed = seed
         self.ramp = max(1, ramp)
         self.min_strength = min_strength
+        self.gray_fraction = gray_fraction
         self._cache: dict[int, np.ndarray] = {}
 
     def strength(self, index: int) -> float:
@@ -227,9 +231,14 @@ class TrainingMix:
             k = int(rng.integers(len(self.real)))
             if k not in self._cache:
                 self._cache[k] = self.real[k].rgb()
-            return augment_crop(self._cache[k], rng, strength), self.real[k].label, False
-        from .synth import DOUBLE_ROW_TYPES
+            image, label, two_rows = augment_crop(self._cache[k], rng, strength), self.real[k].label, False
+        else:
+            from .synth import DOUBLE_ROW_TYPES
 
-        sample = self.synth(index, strength)
-        return np.asarray(sample.image.convert("RGB")), sample.label, sample.plate_type in DOUBLE_ROW_TYPES
+            sample = self.synth(index, strength)
+            image, label = np.asarray(sample.image.convert("RGB")), sample.label
+            two_rows = sample.plate_type in DOUBLE_ROW_TYPES
+        if self.gray_fraction and rng.random() < self.gray_fraction:
+            image = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+        return image, label, two_rows
 

@@ -49,6 +49,7 @@ class TrainConfig:
     synth_weights: dict[str, float] | None = None
     cjk_fonts: list[str] = field(default_factory=list)
     real_fraction: float = 0.5
+    gray_fraction: float = 0.0
     steps: int = 10000
     batch_size: int = 64
     lr: float = 2e-3
@@ -79,6 +80,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.real_fraction <= 1:
             raise ValueError(f"real_fraction must lie in [0, 1], got {self.real_fraction}")
+        if not 0 <= self.gray_fraction <= 1:
+            raise ValueError(f"gray_fraction must lie in [0, 1], got {self.gray_fraction}")
         if (self.synth_weights or self.cjk_fonts) and not self.synth_assets:
             # a run asked for a synthetic mix but would silently train on real crops alone
             raise ValueError("synth_weights or cjk_fonts given without synth_assets (plate-ocr train --synth DIR)")
@@ -215,7 +218,8 @@ def train(cfg: TrainConfig) -> dict:
         from .synth import PlateSynthesizer
         synth = PlateSynthesizer(cfg.synth_assets, seed=cfg.seed, type_weights=cfg.synth_weights,
                                  cjk_fonts=cfg.cjk_fonts).sample
-    mix = TrainingMix(real, synth, cfg.real_fraction, cfg.seed, ramp=int(cfg.ramp_fraction * cfg.steps * cfg.batch_size))
+    mix = TrainingMix(real, synth, cfg.real_fraction, cfg.seed, ramp=int(cfg.ramp_fraction * cfg.steps * cfg.batch_size),
+                      gray_fraction=cfg.gray_fraction)
     optimizer = torch.optim.AdamW(network.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, best = 0, None
     state_path = cfg.out / STATE_FILE

@@ -78,3 +78,22 @@ def test_training_mix_is_deterministic_and_augments():
     image = real[0].rgb()
     out = augment_crop(image, np.random.default_rng(0), 1.0)
     assert out.shape == image.shape and out.dtype == np.uint8 and not np.array_equal(out, image)
+
+
+def test_gray_fraction_greys_some_samples_and_leaves_the_rest_alone():
+    rows = real_rows("train", limit=20)
+    real = [Sample(p, l, p) for p, l in rows]
+    plain = TrainingMix(real, None, 1.0, seed=3, ramp=100)
+    mixed = TrainingMix(real, None, 1.0, seed=3, ramp=100, gray_fraction=0.5)
+    grey = 0
+    for i in range(40):
+        (a, la, _), (b, lb, _) = plain.item(i), mixed.item(i)
+        assert la == lb
+        if np.array_equal(a, b):
+            continue
+        # a greyed sample is the plain one without its colour
+        assert np.array_equal(b[..., 0], b[..., 1]) and np.array_equal(b[..., 1], b[..., 2])
+        luma = a @ np.array([0.299, 0.587, 0.114])
+        assert np.abs(b[..., 0] - luma).max() <= 1
+        grey += 1
+    assert 10 <= grey <= 30
