@@ -3,7 +3,8 @@
 #   1. real crops: ../shared/data/plates/real/dev.tsv (375 crops, never trained on);
 #   2. a held-out synthetic set of the rarer types (seed 1000, full augmentation strength as in
 #      training; training used seeds 1 to 6 and 8 to 13 and picked checkpoints with seed 2000), made here;
-#   3. the same types at half strength (seed 1001): moderately degraded plates.
+#   3. the same types at half strength (seed 1001): moderately degraded plates;
+#   4. the real dev crops made gray (scripts/gray_copy.py), as an infrared camera sees them.
 # Usage: [MODEL=dir] [PYTHON=python] scripts/evaluate_bundled.sh [OUT_DIR]   (default: runs/eval);
 # needs the train extra.
 set -euo pipefail
@@ -28,3 +29,5 @@ synth_set synth_rare_half 1001 0.5
 measure "real dev crops" dev "$shared/data/plates/real/dev.tsv"
 measure "held-out synthetic rarer types" synth_rare "$out/synth_rare/labels.tsv"
 measure "held-out synthetic rarer types, half strength" synth_rare_half "$out/synth_rare_half/labels.tsv"
+[ -f "$out/dev_gray/labels.tsv" ] || "$py" scripts/gray_copy.py "$shared/data/plates/real/dev.tsv" "$out/dev_gray"
+measure "real dev crops, gray" dev_gray "$out/dev_gray/labels.tsv"
