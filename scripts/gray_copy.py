@@ -1,6 +1,6 @@
 """Gray copies of a labelled set, as a monochrome or infrared camera would see the plates.
 
-Writes OUT/images/NNNNNN.png (lossless, three equal channels) and OUT/labels.tsv (path, label,
+Writes OUT/images/NNNNNN.png (lossless, three equal channels: what ``--gray-fraction`` trains on) and OUT/labels.tsv (path, label,
 type) for ``plate-ocr eval``; measures whether a model still reads plates without their colour.
 
     python scripts/gray_copy.py SET.tsv OUT
@@ -12,9 +12,9 @@ import argparse
 import csv
 from pathlib import Path
 
-import cv2
+from PIL import Image
 
-from plate_ocr.training.data import read_tsv
+from plate_ocr.training.data import desaturate, read_tsv
 
 
 def main() -> None:
@@ -28,9 +28,8 @@ def main() -> None:
         writer = csv.writer(f, delimiter="\t", lineterminator="\n")
         writer.writerow(["path", "label", "type"])
         for i, sample in enumerate(samples):
-            gray = cv2.cvtColor(sample.rgb(), cv2.COLOR_RGB2GRAY)
             name = f"images/{i:06d}.png"
-            cv2.imwrite(str(args.out / name), gray)
+            Image.fromarray(desaturate(sample.rgb())).save(args.out / name)
             writer.writerow([name, sample.label, sample.plate_type])
     print(f"{len(samples)} gray copies of {args.tsv} in {args.out}")
 

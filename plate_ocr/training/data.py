@@ -196,6 +196,12 @@ def augment_crop(image: np.ndarray, rng: np.random.Generator, strength: float) -
     return out
 
 
+def desaturate(image: np.ndarray) -> np.ndarray:
+    """An RGB uint8 image without its colour, as an infrared or monochrome camera sees it: its
+    luma in all three channels."""
+    return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+
+
 class TrainingMix:
     """Deterministic stream of training samples: real crops (augmented) mixed with synthesis.
 
@@ -239,6 +245,6 @@ class TrainingMix:
             image, label = np.asarray(sample.image.convert("RGB")), sample.label
             two_rows = sample.plate_type in DOUBLE_ROW_TYPES
         if self.gray_fraction and rng.random() < self.gray_fraction:
-            image = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+            image = desaturate(image)
         return image, label, two_rows
 

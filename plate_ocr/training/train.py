@@ -168,10 +168,10 @@ def build_start(cfg: TrainConfig) -> tuple[PlateRecognizer, CTCVocab, ChunkGeome
     geometry = COMPACT_GEOMETRY
     if cfg.top_row_share is not None:
         geometry = replace(geometry, top_row_share=cfg.top_row_share)
-    sizes = {k: v for k, v in (("depths", cfg.depths), ("num_blocks", cfg.num_blocks)) if v is not None}
+    sizes = {k: v for k, v in (("depths", cfg.depths), ("num_blocks", cfg.num_blocks),
+                               ("in_channels", 3 if cfg.color else None)) if v is not None}
     config = NetworkConfig(**{**asdict(PRESETS[cfg.preset]), "num_classes": vocab.num_classes,
-                              "num_positions": geometry.tokens_per_chunk, **sizes,
-                              **({"in_channels": 3} if cfg.color else {})})
+                              "num_positions": geometry.tokens_per_chunk, **sizes})
     torch.manual_seed(cfg.seed)
     return PlateRecognizer(config, layer_scale=cfg.layer_scale), vocab, geometry
 
