@@ -143,6 +143,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every, seed=args.seed,
         preset=args.preset, init_from=args.init_from, depths=args.depths, num_blocks=args.blocks,
         top_row_share=args.top_row_share, color=args.color, gray_fraction=args.gray_fraction, cjk_fonts=args.cjk_font,
+        ema_decay=args.ema,
         workers=args.workers, threads=args.threads,
         resume=args.resume, progress=not args.no_progress, time_limit_s=args.time_limit * 60 if args.time_limit else None,
         warmup_steps=args.warmup, ramp_fraction=args.ramp_fraction, synth_weights=parse_weights(args.synth_weights))
@@ -258,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "it starts out reading exactly as before")
     p.add_argument("--gray-fraction", type=float, default=0.0,
                    help="share of samples made gray, as from infrared cameras (for --color models)")
+    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="evaluate, pick and save an exponential moving average of the weights with this "
+                        "decay per step (e.g. 0.999; 0, the default, keeps the last weights)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--time-limit", type=float, help="stop after this many minutes (state is saved)")

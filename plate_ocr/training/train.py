@@ -8,6 +8,7 @@ weights so far by dev exact match, fp16), ``train_state.pt`` (fp32 weights, opti
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -50,6 +51,7 @@ class TrainConfig:
     cjk_fonts: list[str] = field(default_factory=list)
     real_fraction: float = 0.5
     gray_fraction: float = 0.0
+    ema_decay: float = 0.0
     steps: int = 10000
     batch_size: int = 64
     lr: float = 2e-3
@@ -82,6 +84,8 @@ class TrainConfig:
             raise ValueError(f"real_fraction must lie in [0, 1], got {self.real_fraction}")
         if not 0 <= self.gray_fraction <= 1:
             raise ValueError(f"gray_fraction must lie in [0, 1], got {self.gray_fraction}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must lie in [0, 1), got {self.ema_decay}")
         if (self.synth_weights or self.cjk_fonts) and not self.synth_assets:
             # a run asked for a synthetic mix but would silently train on real crops alone
             raise ValueError("synth_weights or cjk_fonts given without synth_assets (plate-ocr train --synth DIR)")
@@ -184,6 +188,28 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
+class WeightAverage:
+    """An exponential moving average of a network's weights, updated after every optimiser step.
+
+    The average is what gets evaluated, picked and saved: it smooths out the step-to-step noise
+    of the last weights, which at small learning rates moves validation by several plates.
+    It starts as a copy of the network, so a fine-tuning run starts from the model it was given.
+    """
+
+    def __init__(self, network: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.network = copy.deepcopy(network).eval()
+        for p in self.network.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, network: nn.Module) -> None:
+        averaged = list(self.network.parameters())
+        torch._foreach_lerp_(averaged, [p.detach() for p in network.parameters()], 1.0 - self.decay)
+        for mine, theirs in zip(self.network.buffers(), network.buffers()):
+            mine.copy_(theirs)
+
+
 def _load_sets(specs: Sequence[str]) -> list[Sample]:
     out: list[Sample] = []
     for spec in specs:
@@ -221,6 +247,7 @@ def train(cfg: TrainConfig) -> dict:
     mix = TrainingMix(real, synth, cfg.real_fraction, cfg.seed, ramp=int(cfg.ramp_fraction * cfg.steps * cfg.batch_size),
                       gray_fraction=cfg.gray_fraction)
     optimizer = torch.optim.AdamW(network.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    average = WeightAverage(network, cfg.ema_decay) if cfg.ema_decay else None
     step, best = 0, None
     state_path = cfg.out / STATE_FILE
     if cfg.resume and state_path.exists():
@@ -228,6 +255,9 @@ def train(cfg: TrainConfig) -> dict:
         network.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, best = state["step"], state["best"]
+        if average is not None:
+            # a state from a run without averaging restarts the average from its last weights
+            average.network.load_state_dict(state.get("average", state["model"]))
         logger.info("resumed %s at step %d (best %s)", state_path, step, best)
     logger.info("run %s: %s parameters, %d real samples, synthesis %s, config %s", cfg.out,
                 f"{count_parameters(network):,}", len(real), "on" if synth else "off",
@@ -253,6 +283,8 @@ def train(cfg: TrainConfig) -> dict:
         loss.backward()
         nn.utils.clip_grad_norm_(network.parameters(), 5.0)
         optimizer.step()
+        if average is not None:
+            average.update(network)
         step += 1
         window_loss += loss.item()
         window_n += 1
@@ -263,7 +295,8 @@ def train(cfg: TrainConfig) -> dict:
         timed_out = cfg.time_limit_s is not None and time.time() - started > cfg.time_limit_s
         if step % cfg.eval_every == 0 or step == cfg.steps or timed_out:
             rate = window_n * cfg.batch_size / (time.time() - window_t)
-            summary = evaluate(PlateReader(network, vocab, geometry), dev) if dev else None
+            kept = network if average is None else average.network
+            summary = evaluate(PlateReader(kept, vocab, geometry), dev) if dev else None
             network.train()
             record = {"step": step, "loss": window_loss / window_n, "samples_per_s": rate,
                       "elapsed_s": time.time() - started}
@@ -273,13 +306,16 @@ def train(cfg: TrainConfig) -> dict:
             score = (summary["exact_match"], summary["char_accuracy"]) if summary else (step, 0)
             if best is None or tuple(score) >= tuple(best):
                 best = list(score)
-                save_model_dir(cfg.out, network, vocab, geometry)
+                save_model_dir(cfg.out, kept, vocab, geometry)
                 record["saved"] = True
             logger.info("step %d: %s", step, json.dumps(record, ensure_ascii=False))
             with open(cfg.out / "metrics.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
-            torch.save({"model": network.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                        "best": best, "config": {k: str(v) for k, v in asdict(cfg).items()}}, state_path)
+            state = {"model": network.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                     "best": best, "config": {k: str(v) for k, v in asdict(cfg).items()}}
+            if average is not None:
+                state["average"] = average.network.state_dict()
+            torch.save(state, state_path)
             last_summary = summary or record
             window_loss, window_n, window_t = 0.0, 0, time.time()
             if timed_out:
@@ -288,5 +324,5 @@ def train(cfg: TrainConfig) -> dict:
     if bar is not None:
         bar.close()
     if not (cfg.out / WEIGHTS_FILE).exists():
-        save_model_dir(cfg.out, network, vocab, geometry)
+        save_model_dir(cfg.out, network if average is None else average.network, vocab, geometry)
     return {"best": best, "last": last_summary, "step": step}

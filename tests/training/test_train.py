@@ -12,7 +12,7 @@ from plate_ocr.geometry import COMPACT_GEOMETRY
 from plate_ocr.model_dir import save_model_dir
 from plate_ocr.network import PRESETS, NetworkConfig, PlateRecognizer
 from plate_ocr.reader import PlateReader
-from plate_ocr.training.train import PLATE_CHARS, TrainConfig, lr_at, remap_head, train
+from plate_ocr.training.train import PLATE_CHARS, TrainConfig, WeightAverage, lr_at, remap_head, train
 from plate_ocr.vocab import CTCVocab
 
 from ..support import SYNTH_ASSETS, real_rows
@@ -95,6 +95,31 @@ def test_fine_tuning_can_switch_a_gray_model_to_colour(tmp_path, small_sets, tin
     assert len(reader.read([p for p, _ in real_rows("dev", limit=1)])) == 1
 
 
+def test_weight_average_moves_a_share_of_the_way_towards_the_network():
+    torch.manual_seed(0)
+    net = PlateRecognizer(PRESETS["convnext-vit-test"])
+    start = {k: v.clone() for k, v in net.state_dict().items()}
+    average = WeightAverage(net, decay=0.75)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+    average.update(net)
+    for name, value in average.network.state_dict().items():
+        torch.testing.assert_close(value, start[name] + 0.25)
+    assert not any(p.requires_grad for p in average.network.parameters())
+
+
+def test_averaged_run_saves_the_average_not_the_last_weights(tmp_path, small_sets, tiny_model_dir):
+    out = tmp_path / "averaged"
+    train(config(out, small_sets, init_from=str(tiny_model_dir), steps=3, eval_every=3, warmup_steps=1,
+                 ema_decay=0.5))
+    state = torch.load(out / "train_state.pt", map_location="cpu", weights_only=False)
+    saved = torch.load(out / "pytorch_model.pt", map_location="cpu")["vitstr.head.weight"].float()
+    average, last = state["average"]["vitstr.head.weight"], state["model"]["vitstr.head.weight"]
+    # fp16 rounding of the saved file is far smaller than the average's lag behind the last step
+    assert (saved - average).norm() < 0.1 * (saved - last).norm()
+
+
 def test_learning_rate_warms_up_then_decays(tmp_path):
     cfg = TrainConfig(out=tmp_path, steps=100, warmup_steps=10, lr=1e-3)
     assert lr_at(0, cfg) < lr_at(9, cfg) == pytest.approx(1e-3)
@@ -106,5 +131,7 @@ def test_bad_config_names_the_option(tmp_path):
         TrainConfig(out=tmp_path, preset="huge")
     with pytest.raises(ValueError, match="real_fraction"):
         TrainConfig(out=tmp_path, real_fraction=2)
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainConfig(out=tmp_path, ema_decay=1.0)
     with pytest.raises(ValueError, match="given without synth_assets"):
         TrainConfig(out=tmp_path, synth_weights={"blue": 1.0})
