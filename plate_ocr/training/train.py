@@ -2,8 +2,9 @@
 resumable state, and an output folder that is itself a model directory.
 
 Output folder layout: ``configuration.json``, ``vocab.txt``, ``pytorch_model.pt`` (the best
-weights so far by dev exact match, fp16), ``train_state.pt`` (fp32 weights, optimiser, step: for
-``--resume``), ``train.log`` and ``metrics.jsonl`` (one line per evaluation).
+weights so far by dev exact match, fp16; with ``--ema``, of the weights' moving average),
+``train_state.pt`` (fp32 weights, their average, optimiser, step: for ``--resume``),
+``train.log`` and ``metrics.jsonl`` (one line per evaluation).
 """
 
 from __future__ import annotations
@@ -204,8 +205,8 @@ class WeightAverage:
 
     @torch.no_grad()
     def update(self, network: nn.Module) -> None:
-        averaged = list(self.network.parameters())
-        torch._foreach_lerp_(averaged, [p.detach() for p in network.parameters()], 1.0 - self.decay)
+        for mine, theirs in zip(self.network.parameters(), network.parameters()):
+            mine.lerp_(theirs, 1.0 - self.decay)
         for mine, theirs in zip(self.network.buffers(), network.buffers()):
             mine.copy_(theirs)
 
