@@ -2,7 +2,7 @@
 # Reproduces the README's accuracy figures for the bundled model (the repository root):
 #   1. real crops: ../shared/data/plates/real/dev.tsv (375 crops, never trained on);
 #   2. a held-out synthetic set of the rarer types (seed 1000, full augmentation strength as in
-#      training; training used seeds 1 to 6 and 8 to 15 and picked checkpoints with seed 2000), made here;
+#      training; training used seeds 1 to 6 and 8 to 18 and picked checkpoints with seed 2000), made here;
 #   3. the same types at half strength (seed 1001): moderately degraded plates;
 #   4. the real dev crops made gray (scripts/gray_copy.py), as an infrared camera sees them.
 # Usage: [MODEL=dir] [PYTHON=python] scripts/evaluate_bundled.sh [OUT_DIR]   (default: runs/eval);
