@@ -1,7 +1,8 @@
 """Gray copies of a labelled set, as a monochrome or infrared camera would see the plates.
 
-Writes OUT/images/NNNNNN.png (lossless, three equal channels: what ``--gray-fraction`` trains on) and OUT/labels.tsv (path, label,
-type) for ``plate-ocr eval``; measures whether a model still reads plates without their colour.
+Writes OUT/images/NNNNNN.png (lossless, three equal channels: what ``--gray-fraction`` trains
+on) and OUT/labels.tsv (path, label, type) for ``plate-ocr eval``; measures whether a model still
+reads plates without their colour.
 
     python scripts/gray_copy.py SET.tsv OUT
 """

@@ -72,7 +72,6 @@ def test_bundled_weights_read_two_row_plates_as_one_string():
     texts = PlateReader.from_dir(REPO).read([s.image for s in samples])
     exact = sum(t == s.label for t, s in zip(texts, samples)) / len(samples)
     # A floor under what the shipped weights read here (40 of 40 at this strength with the
-    # eleventh, twelfth and fourteenth runs, 39 with the tenth, 38 with the eighth and ninth; the weights before the row
-    # finder read 31); the README
-    # gives the figures per two-row type.
+    # eleventh, twelfth and fourteenth runs, 39 with the tenth, 38 with the eighth and ninth;
+    # the weights before the row finder read 31); the README gives the figures per two-row type.
     assert exact >= 0.85

@@ -195,6 +195,8 @@ class WeightAverage:
     The average is what gets evaluated, picked and saved: it smooths out the step-to-step noise
     of the last weights, which at small learning rates moves validation by several plates.
     It starts as a copy of the network, so a fine-tuning run starts from the model it was given.
+    Parameters are the network's whole state: the family normalises with LayerNorm and keeps no
+    running statistics (no buffers) that would need carrying over.
     """
 
     def __init__(self, network: nn.Module, decay: float) -> None:
@@ -207,8 +209,6 @@ class WeightAverage:
     def update(self, network: nn.Module) -> None:
         for mine, theirs in zip(self.network.parameters(), network.parameters()):
             mine.lerp_(theirs, 1.0 - self.decay)
-        for mine, theirs in zip(self.network.buffers(), network.buffers()):
-            mine.copy_(theirs)
 
 
 def _load_sets(specs: Sequence[str]) -> list[Sample]:
@@ -249,6 +249,7 @@ def train(cfg: TrainConfig) -> dict:
                       gray_fraction=cfg.gray_fraction)
     optimizer = torch.optim.AdamW(network.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     average = WeightAverage(network, cfg.ema_decay) if cfg.ema_decay else None
+    kept = network if average is None else average.network  # what is evaluated, picked and saved
     step, best = 0, None
     state_path = cfg.out / STATE_FILE
     if cfg.resume and state_path.exists():
@@ -296,7 +297,6 @@ def train(cfg: TrainConfig) -> dict:
         timed_out = cfg.time_limit_s is not None and time.time() - started > cfg.time_limit_s
         if step % cfg.eval_every == 0 or step == cfg.steps or timed_out:
             rate = window_n * cfg.batch_size / (time.time() - window_t)
-            kept = network if average is None else average.network
             summary = evaluate(PlateReader(kept, vocab, geometry), dev) if dev else None
             network.train()
             record = {"step": step, "loss": window_loss / window_n, "samples_per_s": rate,
@@ -325,5 +325,5 @@ def train(cfg: TrainConfig) -> dict:
     if bar is not None:
         bar.close()
     if not (cfg.out / WEIGHTS_FILE).exists():
-        save_model_dir(cfg.out, network if average is None else average.network, vocab, geometry)
+        save_model_dir(cfg.out, kept, vocab, geometry)
     return {"best": best, "last": last_summary, "step": step}
