@@ -10,6 +10,8 @@ RUNTIME = ["torch>=2.1", "numpy", "pillow", "opencv-python-headless"]
 EXTRAS = {
     # What modelscope.pipelines needs at run time on Python 3.11 (modelscope[cv] does not install).
     "modelscope": ["modelscope>=1.7", "addict", "datasets>=4.0.0,<=4.8.4", "simplejson", "sortedcontainers"],
+    # ONNX Runtime, the fastest engine on the CPU (the reader exports the network at load time)
+    "onnx": ["onnx>=1.14", "onnxruntime>=1.16"],
     "train": ["lmdb", "tqdm"],
     # fonttools builds a small CJK test font, so the font path of the synthesiser is tested on
     # machines without CJK fonts

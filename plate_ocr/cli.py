@@ -35,6 +35,15 @@ def _model_arg(parser: argparse.ArgumentParser) -> None:
                         help="model directory (default: $PLATE_OCR_MODEL or the bundled model of a checkout)")
 
 
+#: plate_ocr.engines.ENGINES, spelt out so that building the parser does not import torch
+ENGINE_CHOICES = ("auto", "onnxruntime", "torchscript", "eager")
+
+
+def _engine_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
+                        help="what runs the network (default auto: ONNX Runtime if installed, else TorchScript)")
+
+
 def _need_model(args: argparse.Namespace) -> str:
     if not args.model:
         raise SystemExit("plate-ocr: no model directory: pass --model DIR or set PLATE_OCR_MODEL")
@@ -61,7 +70,7 @@ def cmd_read(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    reader = PlateReader.from_dir(_need_model(args))
+    reader = PlateReader.from_dir(_need_model(args), engine=args.engine)
     paths = expand_images(args.images)
     if args.list:
         with open(args.list, encoding="utf-8") as f:
@@ -161,7 +170,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    reader = PlateReader.from_dir(_need_model(args))
+    reader = PlateReader.from_dir(_need_model(args), engine=args.engine)
     samples = [s for spec in args.data for s in read_source(spec)]
     summary = evaluate(reader, samples, batch_size=args.batch_size, per_image=args.per_image)
     summary["model"] = str(args.model)
@@ -215,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arg(p)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    _engine_arg(p)
     p.add_argument("--json", action="store_true", help="print a JSON list instead of path<TAB>text lines")
     p.set_defaults(func=cmd_read)
 
@@ -274,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arg(p)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=0)
+    _engine_arg(p)
     p.add_argument("--per-image", help="write one JSON line per image here")
     p.add_argument("--json-out", help="write the summary as JSON here")
     p.add_argument("--json", action="store_true", help="print JSON instead of the human summary")

@@ -9,22 +9,18 @@ crop) are computed once per call, and the all-black chunk once per reader.
 
 from __future__ import annotations
 
-import copy
-import logging
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 
+from .engines import Runner, build_runner, check_engine
 from .geometry import ChunkGeometry
 from .imageio import PlateInputError, describe, load_rgb
 from .model_dir import ModelSpec, load_model_dir
 from .network import PlateRecognizer
 from .vocab import CTCVocab
-
-logger = logging.getLogger(__name__)
 
 #: Chunks per network call; bounds peak memory for long lists.
 DEFAULT_CHUNK_BATCH = 32
@@ -54,14 +50,16 @@ class PlateReader:
         vocab: Its vocabulary.
         geometry: How images become chunks.
         chunk_batch: Most chunks per network call.
-        jit: Run a traced, frozen TorchScript copy of the network in channels-last layout
-            (built on first use, for the network's device at that time). Its outputs match
-            eager mode's to float rounding and it saves about a third of the time of small
-            networks; eager mode is the fallback if tracing fails.
+        engine: What runs the network (:data:`plate_ocr.engines.ENGINES`): ``auto`` (the
+            default) takes ONNX Runtime on the CPU when the ``onnx`` extra is installed, else a
+            traced, frozen TorchScript copy in channels-last layout, else eager mode. The
+            engine is built on first use, for the network's device and torch's thread count at
+            that time, and rebuilt when either changes. All engines give the same logits to
+            float rounding.
     """
 
     def __init__(self, network: PlateRecognizer, vocab: CTCVocab, geometry: ChunkGeometry,
-                 chunk_batch: int = DEFAULT_CHUNK_BATCH, jit: bool = True) -> None:
+                 chunk_batch: int = DEFAULT_CHUNK_BATCH, engine: str = "auto") -> None:
         if chunk_batch < 1:
             raise ValueError(f"chunk_batch must be positive, got {chunk_batch}")
         self.network = network.eval()
@@ -69,8 +67,10 @@ class PlateReader:
         self.geometry = geometry
         self.chunk_batch = chunk_batch
         self._blank_logits: torch.Tensor | None = None
-        self.jit = jit
-        self._traced: tuple[torch.device, Callable[[torch.Tensor], torch.Tensor]] | None = None
+        self.engine = check_engine(engine)
+        self._runner_key: tuple[torch.device, int] | None = None
+        self._runner_name = ""
+        self._run: Runner | None = None
 
     @classmethod
     def from_dir(cls, model_dir: str | Path, **kwargs: Any) -> "PlateReader":
@@ -88,34 +88,28 @@ class PlateReader:
                       reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
         """(N, 32, cw, 3) uint8 chunks -> (N, T, C) logits, ``chunk_batch`` at a time, each
         batch passed through ``reduce`` if given (so full logits never pile up)."""
-        device = self.network.vitstr.head.weight.device  # the pipeline may have moved the network
         out = []
         for start in range(0, len(chunks), self.chunk_batch):
-            batch = torch.from_numpy(np.stack(chunks[start:start + self.chunk_batch])).to(device)
-            # NHWC bytes seen as NCHW are already in channels-last order: keep that layout
-            x = batch.permute(0, 3, 1, 2).float() / 255.0
-            logits = self._runner(x)(x).cpu()
+            batch = np.stack(chunks[start:start + self.chunk_batch])
+            logits = self._runner(batch)(batch).cpu()
             out.append(logits if reduce is None else reduce(logits))
         return torch.cat(out)
 
-    def _runner(self, example: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-        if not self.jit:
-            return self.network
-        if self._traced is None or self._traced[0] != example.device:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # tracer warnings about shape checks
-                    # channels-last weights spare the depthwise convolutions and the
-                    # LayerNorm/Linear steps of each ConvNeXt block their layout copies
-                    # (3.8 -> 3.3 ms per plate for the bundled network, 1 thread)
-                    network = copy.deepcopy(self.network).eval().to(memory_format=torch.channels_last)
-                    traced = torch.jit.freeze(torch.jit.trace(network, example))
-            except Exception as exc:  # an unusual build of torch: eager mode gives the same answers
-                logger.warning("TorchScript tracing failed (%s); running eagerly", exc)
-                self.jit = False
-                return self.network
-            self._traced = (example.device, traced)
-        return self._traced[1]
+    def _runner(self, example: np.ndarray) -> Runner:
+        # the pipeline may have moved the network, and the CLI sets the thread count after loading
+        key = (self.network.vitstr.head.weight.device, torch.get_num_threads())
+        if self._run is None or self._runner_key != key:
+            self._runner_name, self._run = build_runner(self.network, self.engine, example, key[1])
+            self._runner_key = key
+        return self._run
+
+    @property
+    def engine_in_use(self) -> str:
+        """The engine that runs the network (``onnxruntime``, ``torchscript`` or ``eager``),
+        building it if it is not built yet."""
+        g = self.geometry
+        self._runner(np.zeros((1, g.img_height, g.chunk_width, 3), np.uint8))
+        return self._runner_name
 
     def _blank(self) -> torch.Tensor:
         if self._blank_logits is None:

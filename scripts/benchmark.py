@@ -41,7 +41,7 @@ def make_upstream_dir(path: Path) -> None:
     write_upstream_dir(path)
 
 
-def child(kind: str, model: str, threads: int, paths: list[str], latency_plates: int) -> dict:
+def child(kind: str, model: str, threads: int, paths: list[str], latency_plates: int, engine: str) -> dict:
     import torch
 
     torch.set_num_threads(threads)
@@ -52,7 +52,7 @@ def child(kind: str, model: str, threads: int, paths: list[str], latency_plates:
         ocr = pipeline(Tasks.ocr_recognition, model=model, device="cpu")
     else:
         import plate_ocr  # noqa: F401
-        ocr = pipeline(Tasks.ocr_recognition, model=model, device="cpu")
+        ocr = pipeline(Tasks.ocr_recognition, model=model, device="cpu", engine=engine)
     for path in paths[:10]:  # warm-up (TorchScript optimises over its first runs)
         ocr(path)
     times = []
@@ -68,14 +68,16 @@ def child(kind: str, model: str, threads: int, paths: list[str], latency_plates:
         out["throughput_per_s"] = len(paths) / (time.perf_counter() - start)
         out["texts"] = texts
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if kind != "builtin":
+        out["engine"] = ocr.model.reader.engine_in_use
     return out
 
 
-def run_child(kind: str, model: str, threads: int, paths: list[str], latency_plates: int) -> dict:
+def run_child(kind: str, model: str, threads: int, paths: list[str], latency_plates: int, engine: str) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(paths, f)
     cmd = [sys.executable, __file__, "--child", kind, "--model", model, "--threads", str(threads),
-           "--paths-file", f.name, "--latency-plates", str(latency_plates)]
+           "--paths-file", f.name, "--latency-plates", str(latency_plates), "--engine", engine]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     os.unlink(f.name)
     if out.returncode != 0:
@@ -89,6 +91,8 @@ def main() -> int:
     parser.add_argument("--latency-plates", type=int, default=200, help="plates read one at a time for the median latency")
     parser.add_argument("--crops", default=str(DEFAULT_CROPS), help="TSV of real crops")
     parser.add_argument("--bundled", default=str(ROOT), help="bundled model directory")
+    parser.add_argument("--engine", default="auto", choices=("auto", "onnxruntime", "torchscript", "eager"),
+                        help="what runs the plugin's and the bundled model's network")
     parser.add_argument("--json", help="write raw figures here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -97,7 +101,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         paths = json.loads(Path(args.paths_file).read_text())
-        print(json.dumps(child(args.child, args.model, args.threads, paths, args.latency_plates), ensure_ascii=False))
+        print(json.dumps(child(args.child, args.model, args.threads, paths, args.latency_plates, args.engine), ensure_ascii=False))
         return 0
 
     paths = crops(Path(args.crops), args.plates)
@@ -114,9 +118,10 @@ def main() -> int:
             for threads in (1, 2):
                 lat_only = threads == 1
                 sel = paths[: args.latency_plates] if lat_only else paths
-                results[f"{kind}_{threads}t"] = run_child(kind, model, threads, sel, args.latency_plates)
+                results[f"{kind}_{threads}t"] = run_child(kind, model, threads, sel, args.latency_plates, args.engine)
                 print(f"{kind} {threads} thread(s): "
-                      + ", ".join(f"{k} {v:.1f}" for k, v in results[f"{kind}_{threads}t"].items() if k != "texts"),
+                      + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
+                                 for k, v in results[f"{kind}_{threads}t"].items() if k != "texts"),
                       flush=True)
     b, p = results["builtin_2t"], results["plugin_2t"]
     identical = b["texts"] == p["texts"]
@@ -125,7 +130,7 @@ def main() -> int:
     results["latency_ratio_1t"] = results["builtin_1t"]["latency_ms_median"] / results["plugin_1t"]["latency_ms_median"]
     results["latency_ratio_2t"] = b["latency_ms_median"] / p["latency_ms_median"]
     print()
-    print(f"machine: {results['machine']}")
+    print(f"machine: {results['machine']}; engine: {results['bundled_1t']['engine']}")
     print(f"{'':28}{'built-in':>12}{'plugin':>12}{'ratio':>8}{'bundled':>12}")
     for label, key, fmt in (("latency 1 thread (ms/plate)", ("1t", "latency_ms_median"), "{:.1f}"),
                             ("latency 2 threads (ms/plate)", ("2t", "latency_ms_median"), "{:.1f}"),

@@ -3,5 +3,5 @@
 # ModelScope's pipeline(). Installs what it needs into .venv first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup_env.sh modelscope
+bash scripts/setup_env.sh modelscope,onnx
 exec .venv/bin/python scripts/demo.py "$@"

@@ -40,6 +40,19 @@ def test_read_expands_folders(tiny_model_dir, tmp_path):
     assert [line.split("\t")[0].rsplit("/", 1)[1] for line in out.stdout.splitlines()] == ["0.jpg", "1.jpg", "2.jpg"]
 
 
+def test_read_engines_agree_and_an_unknown_one_is_refused(tiny_model_dir):
+    from plate_ocr.cli import ENGINE_CHOICES
+    from plate_ocr.engines import ENGINES
+
+    assert ENGINE_CHOICES == ENGINES
+    paths = [p for p, _ in real_rows("dev", limit=2)]
+    outs = [run("read", "--model", tiny_model_dir, *paths, "--engine", engine) for engine in ("eager", "auto")]
+    assert all(o.returncode == 0 for o in outs), [o.stderr for o in outs]
+    assert outs[0].stdout == outs[1].stdout and len(outs[0].stdout.splitlines()) == 2
+    bad = run("read", "--model", tiny_model_dir, *paths, "--engine", "tensorrt")
+    assert bad.returncode == 2 and "tensorrt" in bad.stderr
+
+
 def test_read_fails_when_nothing_could_be_read(tiny_model_dir, tmp_path):
     out = run("read", "--model", tiny_model_dir, tmp_path / "missing.png")
     assert out.returncode == 1 and "no such file" in out.stderr

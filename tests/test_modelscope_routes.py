@@ -53,6 +53,15 @@ def test_installed_route_reads_like_the_engine(tiny_model_dir):
     assert ocr(Path(paths[0]).read_bytes()) == {"text": [expected[0]]}
 
 
+def test_pipeline_takes_the_engine_to_run(tiny_model_dir):
+    paths = [p for p, _ in real_rows("dev", limit=3)]
+    ocr = pipeline(Tasks.ocr_recognition, model=str(tiny_model_dir), device="cpu", engine="eager")
+    assert ocr.model.reader.engine_in_use == "eager"
+    assert ocr(paths) == [{"text": [t]} for t in PlateReader.from_dir(tiny_model_dir).read(paths)]
+    with pytest.raises(ValueError, match="'tensorrt'"):
+        pipeline(Tasks.ocr_recognition, model=str(tiny_model_dir), device="cpu", engine="tensorrt")
+
+
 def test_bad_item_in_a_list_raises_naming_it(tiny_model_dir, tmp_path):
     ocr = pipeline(Tasks.ocr_recognition, model=str(tiny_model_dir), device="cpu")
     good = real_rows("dev", limit=1)[0][0]

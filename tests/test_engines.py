@@ -1,0 +1,81 @@
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from plate_ocr.engines import ENGINES, ONNX_INSTALL_HINT, build_runner
+from plate_ocr.reader import PlateReader
+
+
+def chunks(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, 32, 160, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def tiny_network(tiny_model_dir):
+    return PlateReader.from_dir(tiny_model_dir).network
+
+
+@pytest.mark.parametrize("engine", ["torchscript", "onnxruntime"])
+def test_engines_give_eager_logits_for_any_batch_size(tiny_network, engine):
+    pytest.importorskip("onnxruntime")
+    _, eager = build_runner(tiny_network, "eager", chunks(1), threads=1)
+    name, run = build_runner(tiny_network, engine, chunks(1), threads=1)
+    assert name == engine
+    for n in (1, 3, 7):  # traced and exported at batch 1, run at others
+        x = chunks(n, seed=n)
+        with torch.inference_mode():
+            expected = eager(x)
+        got = run(x)
+        assert got.shape == expected.shape == (n, 40, tiny_network.config.num_classes)
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_readers_on_every_engine_read_the_same_text(tiny_model_dir):
+    pytest.importorskip("onnxruntime")
+    images = list(chunks(5, seed=3))
+    texts = {e: PlateReader.from_dir(tiny_model_dir, engine=e).read(images) for e in ENGINES}
+    assert len(set(map(tuple, texts.values()))) == 1, texts
+
+
+def test_auto_takes_onnxruntime_on_the_cpu(tiny_model_dir):
+    pytest.importorskip("onnxruntime")
+    assert PlateReader.from_dir(tiny_model_dir).engine_in_use == "onnxruntime"
+
+
+def test_auto_falls_back_to_torchscript_without_onnxruntime(tiny_model_dir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    reader = PlateReader.from_dir(tiny_model_dir)
+    assert reader.engine_in_use == "torchscript"
+    assert len(reader.read(list(chunks(2)))) == 2
+
+
+def test_asking_for_onnxruntime_without_it_says_what_to_install(tiny_network, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ImportError, match=r"plate-ocr\[onnx\]"):
+        build_runner(tiny_network, "onnxruntime", chunks(1), threads=1)
+    assert "onnxruntime" in ONNX_INSTALL_HINT
+
+
+def test_unknown_engine_is_refused_by_name(tiny_model_dir):
+    with pytest.raises(ValueError, match="'tensorrt'"):
+        PlateReader.from_dir(tiny_model_dir, engine="tensorrt")
+
+
+def test_engine_is_rebuilt_when_the_thread_count_changes(tiny_model_dir):
+    pytest.importorskip("onnxruntime")
+    reader = PlateReader.from_dir(tiny_model_dir)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        reader.engine_in_use
+        first = reader._run
+        torch.set_num_threads(2)
+        reader.engine_in_use
+        second = reader._run
+        assert second is not first
+        reader.engine_in_use
+        assert reader._run is second  # same device and count: kept
+    finally:
+        torch.set_num_threads(before)
