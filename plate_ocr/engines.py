@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .network import PlateRecognizer
+from .network import PlateRecognizer, count_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +30,11 @@ ENGINES = ("auto", "onnxruntime", "torchscript", "eager")
 ONNX_INSTALL_HINT = "pip install 'plate-ocr[onnx]'  (onnx and onnxruntime)"
 
 Runner = Callable[[np.ndarray], torch.Tensor]
-#: Smallest batch of chunks that ONNX Runtime shares among threads; smaller ones run on one.
+#: Smallest batch of chunks of a small network that ONNX Runtime shares among threads; smaller
+#: ones run on one thread.
 MIN_SHARED_BATCH = 4
+#: Networks up to this size count as small (the compact family has 1.3-1.5 M parameters).
+SMALL_NETWORK_PARAMETERS = 5_000_000
 
 
 class ChunkNetwork(nn.Module):
@@ -133,8 +136,10 @@ def _onnx_runner(network: PlateRecognizer, example: np.ndarray, threads: int) ->
         return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
     many = session(threads)
-    # A chunk or two is too little work to share: waking the sleeping workers for each of the
-    # network's ops costs more than they save (one plate: 4.2 ms at 1 thread, 6.1 ms at 2)
-    few = many if threads == 1 else session(1)
+    # A chunk or two of a small network is too little work to share: waking the sleeping
+    # workers for each op costs more than they save (the bundled model, one plate: 4.2 ms at
+    # 1 thread, 6.1 ms at 2); upstream's 19 M-parameter network gains from 2 threads even so
+    small = count_parameters(network) <= SMALL_NETWORK_PARAMETERS
+    few = session(1) if threads > 1 and small else many
     return lambda chunks: torch.from_numpy(
         (few if len(chunks) < MIN_SHARED_BATCH else many).run(None, {"chunks": chunks})[0])

@@ -96,6 +96,31 @@ def child(kind: str, model: str, threads: int, paths: list[str], latency_plates:
     return out
 
 
+def compare_engines(model: str, threads: int, paths: list[str]) -> dict:
+    """Median whole-read latency of each engine on one model, the engines taking turns plate by
+    plate in one process, so that a busy or throttled machine slows them alike."""
+    import torch
+
+    torch.set_num_threads(threads)
+    from plate_ocr.reader import PlateReader
+
+    readers = {}
+    for engine in ("onnxruntime", "torchscript"):
+        reader = PlateReader.from_dir(model, engine=engine)
+        if reader.engine_in_use == engine:  # not installed: left out
+            readers[engine] = reader
+    times: dict[str, list[float]] = {engine: [] for engine in readers}
+    for path in paths[:10]:
+        for reader in readers.values():
+            reader.read_one(path)
+    for path in paths:
+        for engine, reader in readers.items():
+            start = time.perf_counter()
+            reader.read_one(path)
+            times[engine].append(time.perf_counter() - start)
+    return {engine: 1000 * sorted(t)[len(t) // 2] for engine, t in times.items()}
+
+
 def run_child(kind: str, model: str, threads: int, paths: list[str], latency_plates: int, engine: str) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(paths, f)
@@ -122,6 +147,10 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--paths-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "compare":
+        paths = json.loads(Path(args.paths_file).read_text())
+        print(json.dumps(compare_engines(args.model, args.threads, paths)))
+        return 0
     if args.child:
         paths = json.loads(Path(args.paths_file).read_text())
         print(json.dumps(child(args.child, args.model, args.threads, paths, args.latency_plates, args.engine), ensure_ascii=False))
@@ -147,6 +176,8 @@ def main() -> int:
                       + ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}"
                                  for k, v in results[f"{kind}_{threads}t"].items() if k != "texts"),
                       flush=True)
+    results["bundled_engines_1t"] = run_child("compare", args.bundled, 1, paths[: args.latency_plates],
+                                              args.latency_plates, args.engine)
     b, p = results["builtin_2t"], results["plugin_2t"]
     identical = b["texts"] == p["texts"]
     results["identical_text"] = identical
@@ -170,6 +201,8 @@ def main() -> int:
         ratio = pv / bv if "throughput" in k else bv / pv
         print(f"{label:28}{fmt.format(bv):>12}{fmt.format(pv):>12}{ratio:>7.2f}x{fmt.format(cv):>12}")
     print(f"identical text on all {args.plates} plates (built-in vs plugin): {identical}")
+    print("bundled model, 1 thread, engines taking turns plate by plate (ms/plate, median): "
+          + ", ".join(f"{e} {v:.1f}" for e, v in results["bundled_engines_1t"].items()))
     for key in list(results):
         if isinstance(results[key], dict):
             results[key].pop("texts", None)
