@@ -35,7 +35,8 @@ def _model_arg(parser: argparse.ArgumentParser) -> None:
                         help="model directory (default: $PLATE_OCR_MODEL or the bundled model of a checkout)")
 
 
-#: plate_ocr.engines.ENGINES, spelt out so that building the parser does not import torch
+#: plate_ocr.engines.ENGINES, spelt out so that building the parser imports no torch (as it is
+#: without the modelscope extra; with it, ``import plate_ocr`` registers the plugin, torch and all)
 ENGINE_CHOICES = ("auto", "onnxruntime", "torchscript", "eager")
 
 

@@ -2,8 +2,9 @@
 
 Every engine is a callable ``(N, H, W, 3) uint8 chunks -> (N, T, num_classes) float logits``,
 built from a :class:`~plate_ocr.network.PlateRecognizer` for one device and thread count. All of
-them compute the same function; they differ in speed only (ONNX Runtime's fused CPU kernels take
-about a third less time than TorchScript for the compact network at one thread).
+them compute the same function; they differ in speed only (reading the bundled model's plates
+in turn at one thread, ``scripts/benchmark.py`` measured ONNX Runtime a quarter faster per plate
+than TorchScript).
 
 ``auto`` takes the fastest one available: ONNX Runtime for a network on the CPU when the ``onnx``
 extra is installed (``pip install 'plate-ocr[onnx]'``), else TorchScript, else eager mode.
@@ -75,7 +76,8 @@ def build_runner(network: PlateRecognizer, engine: str, example: np.ndarray, thr
             message says what to install).
     """
     check_engine(engine)
-    on_cpu = next(network.parameters()).device.type == "cpu"
+    device = next(network.parameters()).device
+    on_cpu = device.type == "cpu"
     if engine == "onnxruntime" and not on_cpu:
         raise ValueError("engine 'onnxruntime' runs on the CPU only; move the network to the CPU "
                          "or use engine 'torchscript'")
@@ -92,17 +94,16 @@ def build_runner(network: PlateRecognizer, engine: str, example: np.ndarray, thr
             logger.warning("ONNX export failed (%s); using TorchScript", exc)
     if engine in ("auto", "torchscript"):
         try:
-            return "torchscript", _traced_runner(network, example)
+            return "torchscript", _traced_runner(network, example, device)
         except Exception as exc:  # an unusual build of torch: eager mode gives the same answers
             if engine == "torchscript":
                 raise
             logger.warning("TorchScript tracing failed (%s); running eagerly", exc)
     wrapped = ChunkNetwork(network)
-    return "eager", lambda chunks: wrapped(torch.from_numpy(chunks).to(next(network.parameters()).device))
+    return "eager", lambda chunks: wrapped(torch.from_numpy(chunks).to(device))
 
 
-def _traced_runner(network: PlateRecognizer, example: np.ndarray) -> Runner:
-    device = next(network.parameters()).device
+def _traced_runner(network: PlateRecognizer, example: np.ndarray, device: torch.device) -> Runner:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shape checks
         # channels-last weights spare the depthwise convolutions and the LayerNorm/Linear steps

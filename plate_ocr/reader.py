@@ -107,14 +107,16 @@ class PlateReader:
     def engine_in_use(self) -> str:
         """The engine that runs the network (``onnxruntime``, ``torchscript`` or ``eager``),
         building it if it is not built yet."""
-        g = self.geometry
-        self._runner(np.zeros((1, g.img_height, g.chunk_width, 3), np.uint8))
+        self._runner(self._black_chunk()[None])
         return self._runner_name
+
+    def _black_chunk(self) -> np.ndarray:
+        g = self.geometry
+        return np.zeros((g.img_height, g.chunk_width, 3), np.uint8)
 
     def _blank(self) -> torch.Tensor:
         if self._blank_logits is None:
-            g = self.geometry
-            self._blank_logits = self._chunk_logits([np.zeros((g.img_height, g.chunk_width, 3), np.uint8)])[0]
+            self._blank_logits = self._chunk_logits([self._black_chunk()])[0]
         return self._blank_logits
 
     @torch.inference_mode()
