@@ -12,7 +12,6 @@ extra is installed (``pip install 'plate-ocr[onnx]'``), else TorchScript, else e
 
 from __future__ import annotations
 
-import copy
 import io
 import logging
 import warnings
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .network import PlateRecognizer, count_parameters
+from .network import PlateRecognizer, count_parameters, fold_layer_scales
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +107,7 @@ def _traced_runner(network: PlateRecognizer, example: np.ndarray, device: torch.
         warnings.simplefilter("ignore")  # tracer warnings about shape checks
         # channels-last weights spare the depthwise convolutions and the LayerNorm/Linear steps
         # of each ConvNeXt block their layout copies
-        model = ChunkNetwork(copy.deepcopy(network).eval().to(memory_format=torch.channels_last))
+        model = ChunkNetwork(fold_layer_scales(network).eval().to(memory_format=torch.channels_last))
         traced = torch.jit.freeze(torch.jit.trace(model, torch.from_numpy(example).to(device)))
     return lambda chunks: traced(torch.from_numpy(chunks).to(device))
 
@@ -120,7 +119,7 @@ def _onnx_runner(network: PlateRecognizer, example: np.ndarray, threads: int) ->
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shape checks
-        model = ChunkNetwork(copy.deepcopy(network).float().eval())
+        model = ChunkNetwork(fold_layer_scales(network).float().eval())
         torch.onnx.export(model, (torch.from_numpy(example),), buffer, input_names=["chunks"],
                           output_names=["logits"], dynamic_axes={"chunks": {0: "n"}, "logits": {0: "n"}},
                           opset_version=17, dynamo=False)

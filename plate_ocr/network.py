@@ -10,6 +10,7 @@ tokens (see :mod:`plate_ocr.geometry`) before the linear CTC head.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping, Sequence
@@ -123,7 +124,9 @@ class ConvNeXtBlock(nn.Module):
         """x: (N, C, H, W) -> (N, C, H, W)."""
         y = self.dwconv(x).permute(0, 2, 3, 1)
         y = self.pwconv2(self.act(self.pwconv1(self.norm(y))))
-        return x + (self.gamma * y).permute(0, 3, 1, 2)
+        if self.gamma is not None:  # None once folded into pwconv2 (see fold_layer_scales)
+            y = self.gamma * y
+        return x + y.permute(0, 3, 1, 2)
 
 
 class ConvNeXtTrunk(nn.Module):
@@ -301,6 +304,21 @@ def grow(network: PlateRecognizer, depths: Sequence[int] | None = None,
             for layer in (block.attn.proj, block.mlp.fc2):
                 layer.weight.zero_()
                 layer.bias.zero_()
+    return out
+
+
+def fold_layer_scales(network: PlateRecognizer) -> PlateRecognizer:
+    """A copy of ``network`` for inference with each ConvNeXt block's layer scale multiplied
+    into the weights and bias of its second pointwise layer: the same function with one
+    elementwise product per block fewer. The copy has no ``gamma`` parameters, so it is not for
+    training or saving."""
+    out = copy.deepcopy(network)
+    with torch.no_grad():
+        for block in out.modules():
+            if isinstance(block, ConvNeXtBlock) and block.gamma is not None:
+                block.pwconv2.weight.mul_(block.gamma[:, None])
+                block.pwconv2.bias.mul_(block.gamma)
+                block.gamma = None
     return out
 
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from plate_ocr.network import (PRESETS, NetworkConfig, PlateRecognizer, checkpoint_filter_fn, count_parameters,
-                               grow, infer_config, strip_prefixes, with_color_input)
+                               fold_layer_scales, grow, infer_config, strip_prefixes, with_color_input)
 
 
 def test_upstream_preset_has_upstreams_names_shapes_and_size():
@@ -92,6 +92,20 @@ def test_grow_adds_blocks_that_start_as_identities():
         grown.cnn_model.stages[2][2].gamma.fill_(0.5)
         assert not torch.allclose(grown(x), small(x))
     assert infer_config(grown.state_dict(), num_heads=2, mlp_ratio=2.0) == grown.config
+
+
+def test_folded_layer_scales_compute_the_same_function_with_fewer_parameters():
+    net = PlateRecognizer(PRESETS["convnext-vit-test"]).eval()
+    for block in net.cnn_model.modules():  # scales far from 1 and from each other
+        if hasattr(block, "gamma"):
+            block.gamma.data.uniform_(-2.0, 2.0)
+    folded = fold_layer_scales(net).eval()
+    x = torch.rand(2, 3, 32, 160)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), net(x), rtol=1e-5, atol=1e-5)
+    assert not any("gamma" in name for name, _ in folded.named_parameters())
+    assert count_parameters(net) - count_parameters(folded) == sum(net.config.dims[s] * d for s, d in enumerate(net.config.depths))
+    assert all(block.gamma is not None for block in net.cnn_model.modules() if hasattr(block, "gamma"))  # a copy
 
 
 def test_color_input_starts_as_the_gray_network_and_can_then_see_colour():
