@@ -41,6 +41,7 @@ class ChunkNetwork(nn.Module):
     """The recogniser with its input conversion: (N, H, W, 3) uint8 -> (N, T, C) logits.
 
     Seen as NCHW, NHWC bytes are already in channels-last order, which the traced network keeps.
+    Wrapping puts the network in eval mode.
     """
 
     def __init__(self, network: PlateRecognizer) -> None:
@@ -107,7 +108,7 @@ def _traced_runner(network: PlateRecognizer, example: np.ndarray, device: torch.
         warnings.simplefilter("ignore")  # tracer warnings about shape checks
         # channels-last weights spare the depthwise convolutions and the LayerNorm/Linear steps
         # of each ConvNeXt block their layout copies
-        model = ChunkNetwork(fold_layer_scales(network).eval().to(memory_format=torch.channels_last))
+        model = ChunkNetwork(fold_layer_scales(network).to(memory_format=torch.channels_last))
         traced = torch.jit.freeze(torch.jit.trace(model, torch.from_numpy(example).to(device)))
     return lambda chunks: traced(torch.from_numpy(chunks).to(device))
 
@@ -119,7 +120,7 @@ def _onnx_runner(network: PlateRecognizer, example: np.ndarray, threads: int) ->
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shape checks
-        model = ChunkNetwork(fold_layer_scales(network).float().eval())
+        model = ChunkNetwork(fold_layer_scales(network).float())
         torch.onnx.export(model, (torch.from_numpy(example),), buffer, input_names=["chunks"],
                           output_names=["logits"], dynamic_axes={"chunks": {0: "n"}, "logits": {0: "n"}},
                           opset_version=17, dynamo=False)
