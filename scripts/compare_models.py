@@ -37,8 +37,8 @@ def correct_by_name(path: Path) -> dict[str, bool]:
 def compare(incumbent: dict[str, bool], candidate: dict[str, bool]) -> tuple[int, int, int, int, int]:
     """(images, incumbent exact, candidate exact, only the candidate, only the incumbent)."""
     if incumbent.keys() != candidate.keys():
-        missing = sorted(incumbent.keys() ^ candidate.keys())
-        raise ValueError(f"the two files list different images, e.g. {missing[:3]}")
+        differing = sorted(incumbent.keys() ^ candidate.keys())
+        raise ValueError(f"the two files list different images, e.g. {differing[:3]}")
     names = incumbent.keys()
     return (len(names), sum(incumbent.values()), sum(candidate.values()),
             sum(candidate[n] and not incumbent[n] for n in names),

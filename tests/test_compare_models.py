@@ -9,11 +9,9 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "compare_models.py"
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("compare_models", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_spec = importlib.util.spec_from_file_location("compare_models", SCRIPT)
+compare = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(compare)
 
 
 def write(path: Path, correct: list[bool]) -> Path:
@@ -23,7 +21,6 @@ def write(path: Path, correct: list[bool]) -> Path:
 
 
 def test_sign_test_matches_the_binomial_by_hand():
-    compare = load_script()
     assert compare.sign_test_p(0, 0) == 1.0
     assert compare.sign_test_p(5, 5) == 1.0
     assert compare.sign_test_p(0, 6) == pytest.approx(2 / 64)  # both all-one-way splits of 6
@@ -32,7 +29,6 @@ def test_sign_test_matches_the_binomial_by_hand():
 
 
 def test_counts_pair_images_by_name(tmp_path):
-    compare = load_script()
     old = compare.correct_by_name(write(tmp_path / "a.jsonl", [True, True, False, False]))
     new = compare.correct_by_name(write(tmp_path / "b.jsonl", [True, False, True, True]))
     assert compare.compare(old, new) == (4, 2, 3, 2, 1)
