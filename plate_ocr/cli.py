@@ -276,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--time-limit", type=float, help="stop after this many minutes (state is saved)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/train_state.pt (with another --dev set, the best score so far is forgotten)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 

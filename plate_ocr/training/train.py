@@ -3,13 +3,14 @@ resumable state, and an output folder that is itself a model directory.
 
 Output folder layout: ``configuration.json``, ``vocab.txt``, ``pytorch_model.pt`` (the best
 weights so far by dev exact match, fp16; with ``--ema``, of the weights' moving average),
-``train_state.pt`` (fp32 weights, their average, optimiser, step: for ``--resume``),
-``train.log`` and ``metrics.jsonl`` (one line per evaluation).
+``train_state.pt`` (fp32 weights, their average, optimiser, step, best score and which dev set
+gave it: for ``--resume``), ``train.log`` and ``metrics.jsonl`` (one line per evaluation).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import math
@@ -218,6 +219,14 @@ def _load_sets(specs: Sequence[str]) -> list[Sample]:
     return out
 
 
+def _fingerprint(samples: Sequence[Sample]) -> str:
+    """Names which images and labels a dev set holds, so a resumed run can tell it changed."""
+    digest = hashlib.sha256()
+    for sample in samples:
+        digest.update(f"{sample.name}\t{sample.label}\n".encode("utf-8"))
+    return digest.hexdigest()
+
+
 def _progress(total: int, initial: int, enabled: bool):
     if not enabled:
         return None
@@ -238,6 +247,7 @@ def train(cfg: TrainConfig) -> dict:
     network = network.to(memory_format=torch.channels_last)
     real = _load_sets(cfg.data)
     dev = _load_sets(cfg.dev)
+    dev_fingerprint = _fingerprint(dev)
     for sample in real:  # fail early, naming the row, rather than inside a worker
         vocab.encode(sample.label)
     synth = None
@@ -257,6 +267,10 @@ def train(cfg: TrainConfig) -> dict:
         network.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, best = state["step"], state["best"]
+        if state.get("dev_fingerprint") != dev_fingerprint:
+            # scores on another set do not compare: the first evaluation from here is kept
+            logger.info("dev set differs from the saved run's: best-so-far %s dropped", best)
+            best = None
         if average is not None:
             # a state from a run without averaging restarts the average from its last weights
             average.network.load_state_dict(state.get("average", state["model"]))
@@ -313,7 +327,8 @@ def train(cfg: TrainConfig) -> dict:
             with open(cfg.out / "metrics.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
             state = {"model": network.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                     "best": best, "config": {k: str(v) for k, v in asdict(cfg).items()}}
+                     "best": best, "dev_fingerprint": dev_fingerprint,
+                     "config": {k: str(v) for k, v in asdict(cfg).items()}}
             if average is not None:
                 state["average"] = average.network.state_dict()
             torch.save(state, state_path)

@@ -1,5 +1,5 @@
 """Short training runs on the tiny preset: the loss falls, the output is a model directory,
-resuming continues, fine-tuning can change the vocab."""
+resuming continues (and forgets the best score when the dev set changes), fine-tuning can change the vocab."""
 
 from __future__ import annotations
 
@@ -61,6 +61,27 @@ def test_resume_continues_from_the_saved_step(tmp_path, small_sets):
     assert result["step"] == 40 and first < 40
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps[0] == first and steps[-1] == 40
+
+
+@pytest.mark.slow
+def test_resume_keeps_the_best_so_far_only_on_the_same_dev_set(tmp_path, small_sets):
+    out = tmp_path / "run"
+    train(config(out, small_sets, steps=4, time_limit_s=0.0))  # one step, state saved
+    state_path = out / "train_state.pt"
+    state = torch.load(state_path, weights_only=False)
+    state["best"] = [1.0, 1.0]  # a score no later evaluation on the same set can pass
+    torch.save(state, state_path)
+
+    def saved_on_resume(dev_tsv, steps):
+        train(config(out, small_sets, dev=[dev_tsv], steps=steps, resume=True))
+        return json.loads((out / "metrics.jsonl").read_text().splitlines()[-1]).get("saved", False)
+
+    _, dev_tsv = small_sets
+    assert not saved_on_resume(dev_tsv, steps=2)
+    other = tmp_path / "other_dev.tsv"
+    other.write_text("".join(f"{p}\t{l}\n" for p, l in real_rows("dev", limit=4)), encoding="utf-8")
+    assert saved_on_resume(str(other), steps=3)
+    assert torch.load(state_path, weights_only=False)["best"][0] < 1.0
 
 
 def test_fine_tuning_remaps_the_head_to_a_new_vocab(tmp_path, small_sets):
