@@ -14,8 +14,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 from plate_ocr.model_dir import ModelDirError, load_model_dir, save_model_dir
 
 
@@ -26,7 +24,8 @@ def average(model_dirs: list[Path]):
         ModelDirError: for a directory whose network, vocab or geometry differs from the first's.
     """
     network, spec = load_model_dir(model_dirs[0])
-    total = {k: v.float().clone() for k, v in network.state_dict().items()}
+    first = network.state_dict()
+    total = {k: v.float().clone() for k, v in first.items()}
     for model_dir in model_dirs[1:]:
         other, other_spec = load_model_dir(model_dir)
         for what in ("network", "vocab", "geometry"):
@@ -35,8 +34,7 @@ def average(model_dirs: list[Path]):
                                     "only models of one network can be averaged")
         for key, value in other.state_dict().items():
             total[key] += value.float()
-    state = network.state_dict()
-    network.load_state_dict({k: (v / len(model_dirs)).to(state[k].dtype) for k, v in total.items()})
+    network.load_state_dict({k: (v / len(model_dirs)).to(first[k].dtype) for k, v in total.items()})
     return network, spec
 
 
@@ -52,8 +50,7 @@ def main() -> int:
     except ModelDirError as exc:
         print(exc, file=sys.stderr)
         return 1
-    with torch.no_grad():
-        save_model_dir(args.out, network, spec.vocab, spec.geometry)
+    save_model_dir(args.out, network, spec.vocab, spec.geometry)
     print(f"{args.out}: mean of {len(args.models)} models")
     return 0
 

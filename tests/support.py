@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -23,6 +24,20 @@ def real_rows(split: str = "dev", limit: int | None = None) -> list[tuple[str, s
     with open(path, encoding="utf-8") as f:
         rows = [(str(REAL / r["path"]), r["label"]) for r in csv.DictReader(f, delimiter="\t")]
     return rows[:limit] if limit else rows
+
+
+def write_tsv(path: Path, rows: list[tuple[str, str]]) -> str:
+    """A headerless ``path<TAB>label`` list, as training and evaluation read it; returns the path."""
+    path.write_text("".join(f"{p}\t{l}\n" for p, l in rows), encoding="utf-8")
+    return str(path)
+
+
+def load_script(name: str):
+    """``scripts/NAME.py`` as a module (the scripts are not part of the package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_upstream_dir(path: Path, seed: int = 0, prefix: str = "recognizer.", legacy: bool = False) -> Path:

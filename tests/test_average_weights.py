@@ -1,6 +1,5 @@
 """scripts/average_weights.py: the mean of model directories' weights, refused across networks."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +12,10 @@ from plate_ocr.model_dir import ModelDirError, load_model_dir, save_model_dir
 from plate_ocr.network import PRESETS, NetworkConfig, PlateRecognizer
 from plate_ocr.vocab import CTCVocab
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "average_weights.py"
+from .support import REPO, load_script
 
-_spec = importlib.util.spec_from_file_location("average_weights", SCRIPT)
-average_weights = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(average_weights)
+SCRIPT = REPO / "scripts" / "average_weights.py"
+average_weights = load_script("average_weights")
 
 VOCAB = CTCVocab.from_chars("京沪A0123456789")
 

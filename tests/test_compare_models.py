@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import subprocess
 import sys
@@ -6,12 +5,11 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "compare_models.py"
+from .support import REPO, load_script
 
+SCRIPT = REPO / "scripts" / "compare_models.py"
 
-_spec = importlib.util.spec_from_file_location("compare_models", SCRIPT)
-compare = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(compare)
+compare = load_script("compare_models")
 
 
 def write(path: Path, correct: list[bool]) -> Path:

@@ -15,17 +15,13 @@ from plate_ocr.reader import PlateReader
 from plate_ocr.training.train import PLATE_CHARS, TrainConfig, WeightAverage, lr_at, remap_head, train
 from plate_ocr.vocab import CTCVocab
 
-from ..support import SYNTH_ASSETS, real_rows
+from ..support import SYNTH_ASSETS, real_rows, write_tsv
 
 
 @pytest.fixture
 def small_sets(tmp_path):
-    rows = real_rows("train", limit=64)
-    train_tsv = tmp_path / "train.tsv"
-    train_tsv.write_text("".join(f"{p}\t{l}\n" for p, l in rows), encoding="utf-8")
-    dev_tsv = tmp_path / "dev.tsv"
-    dev_tsv.write_text("".join(f"{p}\t{l}\n" for p, l in real_rows("dev", limit=8)), encoding="utf-8")
-    return str(train_tsv), str(dev_tsv)
+    return (write_tsv(tmp_path / "train.tsv", real_rows("train", limit=64)),
+            write_tsv(tmp_path / "dev.tsv", real_rows("dev", limit=8)))
 
 
 def config(out, small_sets, **kw):
@@ -78,9 +74,7 @@ def test_resume_keeps_the_best_so_far_only_on_the_same_dev_set(tmp_path, small_s
 
     _, dev_tsv = small_sets
     assert not saved_on_resume(dev_tsv, steps=2)
-    other = tmp_path / "other_dev.tsv"
-    other.write_text("".join(f"{p}\t{l}\n" for p, l in real_rows("dev", limit=4)), encoding="utf-8")
-    assert saved_on_resume(str(other), steps=3)
+    assert saved_on_resume(write_tsv(tmp_path / "other_dev.tsv", real_rows("dev", limit=4)), steps=3)
     assert torch.load(state_path, weights_only=False)["best"][0] < 1.0
 
 
