@@ -12,10 +12,10 @@ from plate_ocr.model_dir import ModelDirError, load_model_dir, save_model_dir
 from plate_ocr.network import PRESETS, NetworkConfig, PlateRecognizer
 from plate_ocr.vocab import CTCVocab
 
-from .support import REPO, load_script
+from .support import load_script
 
-SCRIPT = REPO / "scripts" / "average_weights.py"
 average_weights = load_script("average_weights")
+SCRIPT = average_weights.__file__
 
 VOCAB = CTCVocab.from_chars("京沪A0123456789")
 

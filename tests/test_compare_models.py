@@ -5,11 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from .support import REPO, load_script
-
-SCRIPT = REPO / "scripts" / "compare_models.py"
+from .support import load_script
 
 compare = load_script("compare_models")
+SCRIPT = compare.__file__
 
 
 def write(path: Path, correct: list[bool]) -> Path:
