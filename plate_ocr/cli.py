@@ -37,12 +37,13 @@ def _model_arg(parser: argparse.ArgumentParser) -> None:
 
 #: plate_ocr.engines.ENGINES, spelt out so that building the parser imports no torch (as it is
 #: without the modelscope extra; with it, ``import plate_ocr`` registers the plugin, torch and all)
-ENGINE_CHOICES = ("auto", "onnxruntime", "torchscript", "eager")
+ENGINE_CHOICES = ("auto", "onnxruntime", "onnxruntime-int8", "torchscript", "eager")
 
 
 def _engine_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=ENGINE_CHOICES, default="auto",
-                        help="what runs the network (default auto: ONNX Runtime if installed, else TorchScript)")
+                        help="what runs the network (default auto: ONNX Runtime if installed, in int8 where the "
+                             "model directory says so, else TorchScript)")
 
 
 def _need_model(args: argparse.Namespace) -> str:

@@ -49,6 +49,9 @@ class ModelSpec:
     geometry: ChunkGeometry
     vocab: CTCVocab
     upstream: bool
+    #: ``model.int8``: the directory's accuracy was checked with int8 matrix products, so engine
+    #: ``auto`` runs it on ``onnxruntime-int8`` (see :mod:`plate_ocr.engines`).
+    int8: bool = False
 
 
 def read_config(model_dir: str | Path) -> dict[str, Any]:
@@ -109,6 +112,9 @@ def parse_spec(model_dir: str | Path, state_dict: Mapping[str, torch.Tensor] | N
                  "num_positions": geometry.tokens_per_chunk})
         else:
             raise ValueError(f"model.type: expected {MODEL_TYPE!r} or {UPSTREAM_MODEL_TYPE!r}, got {model_cfg.get('type')!r}")
+        int8 = model_cfg.get("int8", False)
+        if not isinstance(int8, bool):
+            raise ValueError(f"model.int8: must be true or false, got {int8!r}")
     except ValueError as exc:
         raise ModelDirError(f"{Path(model_dir) / CONFIG_FILE}: {exc}") from None
     if len(vocab) > network.num_classes - CTCVocab.FIRST_ID:
@@ -119,7 +125,7 @@ def parse_spec(model_dir: str | Path, state_dict: Mapping[str, torch.Tensor] | N
         raise ModelDirError(
             f"{model_dir}: chunk_width {geometry.chunk_width} gives {geometry.tokens_per_chunk} tokens but "
             f"the weights have {network.num_positions} positions")
-    return ModelSpec(network=network, geometry=geometry, vocab=vocab, upstream=upstream)
+    return ModelSpec(network=network, geometry=geometry, vocab=vocab, upstream=upstream, int8=int8)
 
 
 def load_model_dir(model_dir: str | Path) -> tuple[PlateRecognizer, ModelSpec]:

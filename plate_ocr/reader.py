@@ -54,12 +54,15 @@ class PlateReader:
             default) takes ONNX Runtime on the CPU when the ``onnx`` extra is installed, else a
             traced, frozen TorchScript copy in channels-last layout, else eager mode. The
             engine is built on first use, for the network's device and torch's thread count at
-            that time, and rebuilt when either changes. All engines give the same logits to
-            float rounding.
+            that time, and rebuilt when either changes. The float engines give the same
+            logits to float rounding; ``onnxruntime-int8`` close to them.
+        int8: Whether ``auto`` takes ``onnxruntime-int8`` on the CPU (``model.int8`` of the
+            model directory).
     """
 
     def __init__(self, network: PlateRecognizer, vocab: CTCVocab, geometry: ChunkGeometry,
-                 chunk_batch: int = DEFAULT_CHUNK_BATCH, engine: str = "auto") -> None:
+                 chunk_batch: int = DEFAULT_CHUNK_BATCH, engine: str = "auto",
+                 int8: bool = False) -> None:
         if chunk_batch < 1:
             raise ValueError(f"chunk_batch must be positive, got {chunk_batch}")
         self.network = network.eval()
@@ -68,6 +71,7 @@ class PlateReader:
         self.chunk_batch = chunk_batch
         self._blank_logits: torch.Tensor | None = None
         self.engine = check_engine(engine)
+        self.int8 = int8
         self._runner_key: tuple[torch.device, int] | None = None
         self._runner_name = ""
         self._run: Runner | None = None
@@ -76,11 +80,11 @@ class PlateReader:
     def from_dir(cls, model_dir: str | Path, **kwargs: Any) -> "PlateReader":
         """Loads a model directory (this project's or ModelScope's ConvNextViT layout)."""
         network, spec = load_model_dir(model_dir)
-        return cls(network, spec.vocab, spec.geometry, **kwargs)
+        return cls.from_spec(network, spec, **kwargs)
 
     @classmethod
     def from_spec(cls, network: PlateRecognizer, spec: ModelSpec, **kwargs: Any) -> "PlateReader":
-        return cls(network, spec.vocab, spec.geometry, **kwargs)
+        return cls(network, spec.vocab, spec.geometry, **{"int8": spec.int8, **kwargs})
 
     # -- network -----------------------------------------------------------------------------
     @torch.inference_mode()
@@ -99,13 +103,13 @@ class PlateReader:
         # the pipeline may have moved the network, and the CLI sets the thread count after loading
         key = (self.network.vitstr.head.weight.device, torch.get_num_threads())
         if self._run is None or self._runner_key != key:
-            self._runner_name, self._run = build_runner(self.network, self.engine, example, key[1])
+            self._runner_name, self._run = build_runner(self.network, self.engine, example, key[1], self.int8)
             self._runner_key = key
         return self._run
 
     @property
     def engine_in_use(self) -> str:
-        """The engine that runs the network (``onnxruntime``, ``torchscript`` or ``eager``),
+        """The engine that runs the network (``onnxruntime``, ``onnxruntime-int8``, ``torchscript`` or ``eager``),
         building it if it is not built yet."""
         self._runner(self._black_chunk()[None])
         return self._runner_name

@@ -5,6 +5,7 @@ Each measurement runs in a fresh subprocess (so peak RSS is its own). Prints a t
 --json, the raw figures. Usage:
 
     python scripts/benchmark.py [--plates 256] [--latency-plates 200] [--engine auto] [--json out.json]
+    python scripts/benchmark.py --bundled-only [--bundled DIR]   (the bundled model's figures alone)
 
 The upstream-size checkpoint is made by ModelScope's own ConvNextViT with random weights (DAMO's
 weights cannot be downloaded here); speed does not depend on the weight values.
@@ -107,7 +108,7 @@ def compare_engines(model: str, threads: int, paths: list[str]) -> dict:
     from plate_ocr.reader import PlateReader
 
     readers = {}
-    for engine in ("onnxruntime", "torchscript"):
+    for engine in ("onnxruntime", "onnxruntime-int8", "torchscript"):
         reader = PlateReader.from_dir(model, engine=engine)
         if reader.engine_in_use == engine:  # not installed: left out
             readers[engine] = reader
@@ -144,6 +145,8 @@ def main() -> int:
     parser.add_argument("--engine", default="auto",
                         help="what runs the plugin's and the bundled model's network")
     parser.add_argument("--json", help="write raw figures here")
+    parser.add_argument("--bundled-only", action="store_true",
+                        help="measure the bundled model alone, skipping the minutes of upstream-size runs")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=2, help=argparse.SUPPRESS)
@@ -169,12 +172,15 @@ def main() -> int:
                                 f"Python {platform.python_version()}",
                      "plates": args.plates}
     with tempfile.TemporaryDirectory() as tmp:
-        upstream = Path(tmp) / "upstream"
-        make_upstream_dir(upstream)
-        converted = Path(tmp) / "converted"
-        from plate_ocr.upstream import convert_upstream
-        convert_upstream(upstream, converted)
-        for kind, model in (("builtin", str(upstream)), ("plugin", str(converted)), ("bundled", args.bundled)):
+        runs = [("bundled", args.bundled)]
+        if not args.bundled_only:
+            upstream = Path(tmp) / "upstream"
+            make_upstream_dir(upstream)
+            converted = Path(tmp) / "converted"
+            from plate_ocr.upstream import convert_upstream
+            convert_upstream(upstream, converted)
+            runs = [("builtin", str(upstream)), ("plugin", str(converted))] + runs
+        for kind, model in runs:
             for threads in (1, 2):
                 lat_only = threads == 1
                 sel = paths[: args.latency_plates] if lat_only else paths
@@ -185,6 +191,12 @@ def main() -> int:
                       flush=True)
     results["bundled_engines_1t"] = run_child("compare", args.bundled, 1, paths[: args.latency_plates],
                                               args.latency_plates, args.engine)
+    engines_line = ("bundled model, 1 thread, engines taking turns plate by plate (ms/plate, median): "
+                    + ", ".join(f"{e} {v:.1f}" for e, v in results["bundled_engines_1t"].items()))
+    if args.bundled_only:
+        print(f"\nmachine: {results['machine']}; engine: {results['bundled_1t']['engine']}")
+        print(engines_line)
+        return finish(results, args.json, True)
     b, p = results["builtin_2t"], results["plugin_2t"]
     identical = b["texts"] == p["texts"]
     results["identical_text"] = identical
@@ -208,14 +220,18 @@ def main() -> int:
         ratio = pv / bv if "throughput" in k else bv / pv
         print(f"{label:28}{fmt.format(bv):>12}{fmt.format(pv):>12}{ratio:>7.2f}x{fmt.format(cv):>12}")
     print(f"identical text on all {args.plates} plates (built-in vs plugin): {identical}")
-    print("bundled model, 1 thread, engines taking turns plate by plate (ms/plate, median): "
-          + ", ".join(f"{e} {v:.1f}" for e, v in results["bundled_engines_1t"].items()))
-    for key in list(results):
-        if isinstance(results[key], dict):
-            results[key].pop("texts", None)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
-    return 0 if identical else 1
+    print(engines_line)
+    return finish(results, args.json, identical)
+
+
+def finish(results: dict, json_path: str | None, ok: bool) -> int:
+    """Writes the raw figures (without the texts) if asked to; the exit status."""
+    for value in results.values():
+        if isinstance(value, dict):
+            value.pop("texts", None)
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=1) + "\n")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

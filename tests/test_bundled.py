@@ -52,6 +52,15 @@ def test_bundled_weights_read_the_demo_crops_through_the_pipeline():
     assert sum(t == label for t, (_, label) in zip(texts, rows)) >= 7
 
 
+def test_bundled_model_runs_in_int8_and_reads_the_demo_crops_as_in_float():
+    """``model.int8`` was set after the README's sets read the same in int8 as in float."""
+    pytest.importorskip("onnxruntime")
+    paths = [path for path, _ in demo_rows()]
+    int8 = PlateReader.from_dir(REPO)
+    assert int8.engine_in_use == "onnxruntime-int8"
+    assert int8.read(paths) == PlateReader.from_dir(REPO, engine="onnxruntime").read(paths)
+
+
 @pytest.mark.slow
 def test_bundled_weights_on_the_real_dev_set():
     """A floor under the README's figure (98.67%), so a clearly worse model cannot land unnoticed."""

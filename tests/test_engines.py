@@ -1,3 +1,5 @@
+import json
+import shutil
 import sys
 
 import numpy as np
@@ -5,7 +7,10 @@ import pytest
 import torch
 
 from plate_ocr.engines import ENGINES, MIN_SHARED_BATCH, ONNX_INSTALL_HINT, build_runner
+from plate_ocr.model_dir import ModelDirError
 from plate_ocr.reader import PlateReader
+
+FLOAT_ENGINES = tuple(e for e in ENGINES if e != "onnxruntime-int8")
 
 
 def chunks(n: int, seed: int = 0) -> np.ndarray:
@@ -35,16 +40,72 @@ def test_engines_give_eager_logits_for_any_batch_size(tiny_network, engine, thre
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
 
 
-def test_readers_on_every_engine_read_the_same_text(tiny_model_dir):
+def test_readers_on_every_float_engine_read_the_same_text(tiny_model_dir):
     pytest.importorskip("onnxruntime")
     images = list(chunks(5, seed=3))
-    texts = {e: PlateReader.from_dir(tiny_model_dir, engine=e).read(images) for e in ENGINES}
+    texts = {e: PlateReader.from_dir(tiny_model_dir, engine=e).read(images) for e in FLOAT_ENGINES}
     assert len(set(map(tuple, texts.values()))) == 1, texts
 
 
 def test_auto_takes_onnxruntime_on_the_cpu(tiny_model_dir):
     pytest.importorskip("onnxruntime")
     assert PlateReader.from_dir(tiny_model_dir).engine_in_use == "onnxruntime"
+
+
+def test_int8_engine_quantizes_the_matrix_products_and_stays_close(tiny_network):
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    from plate_ocr import engines
+
+    seen = {}
+    real = engines._int8_matmuls
+
+    def spy(model_bytes):
+        seen["float"], seen["int8"] = model_bytes, real(model_bytes)
+        return seen["int8"]
+
+    engines._int8_matmuls = spy
+    try:
+        name, run = build_runner(tiny_network, "onnxruntime-int8", chunks(1), threads=1)
+    finally:
+        engines._int8_matmuls = real
+    assert name == "onnxruntime-int8"
+    ops = {kind: {n.op_type for n in onnx.load_from_string(seen[kind]).graph.node} for kind in seen}
+    assert "MatMul" in ops["float"] and not ops["float"] & {"DynamicQuantizeLinear", "MatMulInteger"}
+    assert "DynamicQuantizeLinear" in ops["int8"]
+    _, eager = build_runner(tiny_network, "eager", chunks(1), threads=1)
+    x = chunks(3, seed=5)
+    with torch.inference_mode():
+        expected = eager(x)
+    got = run(x)
+    assert got.shape == expected.shape
+    assert not torch.equal(got, expected)  # it really runs the quantized graph
+    spread = float(expected.max() - expected.min())
+    assert float((got - expected).abs().max()) < 0.1 * spread
+
+
+def int8_copy(model_dir, tmp_path, value):
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    config_path = copy / "configuration.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["model"]["int8"] = value
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+    return copy
+
+
+def test_auto_takes_int8_where_the_model_directory_says_so(tiny_model_dir, tmp_path):
+    pytest.importorskip("onnxruntime")
+    model = int8_copy(tiny_model_dir, tmp_path, True)
+    assert PlateReader.from_dir(model).engine_in_use == "onnxruntime-int8"
+    assert PlateReader.from_dir(model, engine="onnxruntime").engine_in_use == "onnxruntime"
+
+
+def test_int8_key_must_be_a_boolean(tiny_model_dir, tmp_path):
+    model = int8_copy(tiny_model_dir, tmp_path, "yes")
+    with pytest.raises(ModelDirError, match=r"model\.int8: must be true or false, got 'yes'"):
+        PlateReader.from_dir(model)
 
 
 def test_auto_falls_back_to_torchscript_without_onnxruntime(tiny_model_dir, monkeypatch):
@@ -54,10 +115,11 @@ def test_auto_falls_back_to_torchscript_without_onnxruntime(tiny_model_dir, monk
     assert len(reader.read(list(chunks(2)))) == 2
 
 
-def test_asking_for_onnxruntime_without_it_says_what_to_install(tiny_network, monkeypatch):
+@pytest.mark.parametrize("engine", ["onnxruntime", "onnxruntime-int8"])
+def test_asking_for_onnxruntime_without_it_says_what_to_install(tiny_network, monkeypatch, engine):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
-    with pytest.raises(ImportError, match=r"plate-ocr\[onnx\]"):
-        build_runner(tiny_network, "onnxruntime", chunks(1), threads=1)
+    with pytest.raises(ImportError, match=rf"'{engine}' needs .*plate-ocr\[onnx\]"):
+        build_runner(tiny_network, engine, chunks(1), threads=1)
     assert "onnxruntime" in ONNX_INSTALL_HINT
 
 
