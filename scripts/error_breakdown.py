@@ -74,8 +74,15 @@ def main() -> None:
     args = parser.parse_args()
     if len(args.pairs) % 2:
         parser.error("give a labels TSV after each per-image JSONL")
+    pairs = list(zip(args.pairs[::2], args.pairs[1::2]))
+    for per_image, labels in pairs:
+        if labels.suffix != ".tsv":
+            parser.error(f"{labels}: expected the labels TSV that {per_image} was made from")
+        for path in (per_image, labels):
+            if not path.is_file():
+                parser.error(f"{path}: no such file")
     carried, missed = Counter(), Counter()
-    for per_image, labels in zip(args.pairs[::2], args.pairs[1::2]):
+    for per_image, labels in pairs:
         rows = load(per_image, labels)
         report(str(per_image), rows, args.narrow)
         for r in rows:
