@@ -31,6 +31,7 @@ from .network import PlateRecognizer, count_parameters, fold_layer_scales
 logger = logging.getLogger(__name__)
 
 ENGINES = ("auto", "onnxruntime", "onnxruntime-int8", "torchscript", "eager")
+#: The ONNX Runtime engines, float then int8.
 ONNX_ENGINES = ("onnxruntime", "onnxruntime-int8")
 #: What to install for the ``onnxruntime`` engine.
 ONNX_INSTALL_HINT = "pip install 'plate-ocr[onnx]'  (onnx and onnxruntime)"
@@ -91,9 +92,9 @@ def build_runner(network: PlateRecognizer, engine: str, example: np.ndarray, thr
         raise ValueError(f"engine {engine!r} runs on the CPU only; move the network to the CPU "
                          "or use engine 'torchscript'")
     if engine in ONNX_ENGINES or (engine == "auto" and on_cpu):
-        onnx_engine = engine if engine != "auto" else ONNX_ENGINES[int(int8)]
+        quantized = engine == "onnxruntime-int8" or (engine == "auto" and int8)
         try:
-            return onnx_engine, _onnx_runner(network, example, threads, onnx_engine == "onnxruntime-int8")
+            return ONNX_ENGINES[quantized], _onnx_runner(network, example, threads, quantized)
         except ImportError as exc:
             if engine != "auto":
                 raise ImportError(f"engine {engine!r} needs {ONNX_INSTALL_HINT}: {exc}") from None

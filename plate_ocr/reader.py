@@ -84,7 +84,8 @@ class PlateReader:
 
     @classmethod
     def from_spec(cls, network: PlateRecognizer, spec: ModelSpec, **kwargs: Any) -> "PlateReader":
-        return cls(network, spec.vocab, spec.geometry, **{"int8": spec.int8, **kwargs})
+        kwargs.setdefault("int8", spec.int8)
+        return cls(network, spec.vocab, spec.geometry, **kwargs)
 
     # -- network -----------------------------------------------------------------------------
     @torch.inference_mode()

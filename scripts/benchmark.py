@@ -105,10 +105,11 @@ def compare_engines(model: str, threads: int, paths: list[str]) -> dict:
     import torch
 
     torch.set_num_threads(threads)
+    from plate_ocr.engines import ONNX_ENGINES
     from plate_ocr.reader import PlateReader
 
     readers = {}
-    for engine in ("onnxruntime", "onnxruntime-int8", "torchscript"):
+    for engine in (*ONNX_ENGINES, "torchscript"):
         reader = PlateReader.from_dir(model, engine=engine)
         if reader.engine_in_use == engine:  # not installed: left out
             readers[engine] = reader

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from plate_ocr.engines import ENGINES, MIN_SHARED_BATCH, ONNX_INSTALL_HINT, build_runner
-from plate_ocr.model_dir import ModelDirError
+from plate_ocr.engines import ENGINES, MIN_SHARED_BATCH, ONNX_ENGINES, ONNX_INSTALL_HINT, build_runner
+from plate_ocr.model_dir import CONFIG_FILE, ModelDirError, read_config
 from plate_ocr.reader import PlateReader
 
 FLOAT_ENGINES = tuple(e for e in ENGINES if e != "onnxruntime-int8")
@@ -52,7 +52,7 @@ def test_auto_takes_onnxruntime_on_the_cpu(tiny_model_dir):
     assert PlateReader.from_dir(tiny_model_dir).engine_in_use == "onnxruntime"
 
 
-def test_int8_engine_quantizes_the_matrix_products_and_stays_close(tiny_network):
+def test_int8_engine_quantizes_the_matrix_products_and_stays_close(tiny_network, monkeypatch):
     pytest.importorskip("onnxruntime")
     import onnx
 
@@ -65,11 +65,8 @@ def test_int8_engine_quantizes_the_matrix_products_and_stays_close(tiny_network)
         seen["float"], seen["int8"] = model_bytes, real(model_bytes)
         return seen["int8"]
 
-    engines._int8_matmuls = spy
-    try:
-        name, run = build_runner(tiny_network, "onnxruntime-int8", chunks(1), threads=1)
-    finally:
-        engines._int8_matmuls = real
+    monkeypatch.setattr(engines, "_int8_matmuls", spy)
+    name, run = build_runner(tiny_network, "onnxruntime-int8", chunks(1), threads=1)
     assert name == "onnxruntime-int8"
     ops = {kind: {n.op_type for n in onnx.load_from_string(seen[kind]).graph.node} for kind in seen}
     assert "MatMul" in ops["float"] and not ops["float"] & {"DynamicQuantizeLinear", "MatMulInteger"}
@@ -88,10 +85,9 @@ def test_int8_engine_quantizes_the_matrix_products_and_stays_close(tiny_network)
 def int8_copy(model_dir, tmp_path, value):
     copy = tmp_path / "model"
     shutil.copytree(model_dir, copy)
-    config_path = copy / "configuration.json"
-    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config = read_config(copy)
     config["model"]["int8"] = value
-    config_path.write_text(json.dumps(config), encoding="utf-8")
+    (copy / CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
     return copy
 
 
@@ -115,7 +111,7 @@ def test_auto_falls_back_to_torchscript_without_onnxruntime(tiny_model_dir, monk
     assert len(reader.read(list(chunks(2)))) == 2
 
 
-@pytest.mark.parametrize("engine", ["onnxruntime", "onnxruntime-int8"])
+@pytest.mark.parametrize("engine", ONNX_ENGINES)
 def test_asking_for_onnxruntime_without_it_says_what_to_install(tiny_network, monkeypatch, engine):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ImportError, match=rf"'{engine}' needs .*plate-ocr\[onnx\]"):
