@@ -46,6 +46,21 @@ def _engine_arg(parser: argparse.ArgumentParser) -> None:
                              "model directory says so, else TorchScript)")
 
 
+#: plate_ocr.formats.DECODERS, spelt out for the same reason, with ``auto``: the model directory's
+DECODER_CHOICES = ("auto", "greedy", "plate-format")
+
+
+def _decoder_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--decoder", choices=DECODER_CHOICES, default="auto",
+                        help="how logits become text (default auto: the model directory's model.decoder; "
+                             "greedy: upstream's best path; plate-format: the best path that is a valid plate)")
+
+
+def _reader_options(args: argparse.Namespace) -> dict:
+    """PlateReader keyword arguments of --engine and --decoder."""
+    return {"engine": args.engine, **({} if args.decoder == "auto" else {"decoder": args.decoder})}
+
+
 def _need_model(args: argparse.Namespace) -> str:
     if not args.model:
         raise SystemExit("plate-ocr: no model directory: pass --model DIR or set PLATE_OCR_MODEL")
@@ -72,7 +87,7 @@ def cmd_read(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    reader = PlateReader.from_dir(_need_model(args), engine=args.engine)
+    reader = PlateReader.from_dir(_need_model(args), **_reader_options(args))
     paths = expand_images(args.images)
     if args.list:
         with open(args.list, encoding="utf-8") as f:
@@ -172,7 +187,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    reader = PlateReader.from_dir(_need_model(args), engine=args.engine)
+    reader = PlateReader.from_dir(_need_model(args), **_reader_options(args))
     samples = [s for spec in args.data for s in read_source(spec)]
     summary = evaluate(reader, samples, batch_size=args.batch_size, per_image=args.per_image)
     summary["model"] = str(args.model)
@@ -227,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     _engine_arg(p)
+    _decoder_arg(p)
     p.add_argument("--json", action="store_true", help="print a JSON list instead of path<TAB>text lines")
     p.set_defaults(func=cmd_read)
 
@@ -288,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=0)
     _engine_arg(p)
+    _decoder_arg(p)
     p.add_argument("--per-image", help="write one JSON line per image here")
     p.add_argument("--json-out", help="write the summary as JSON here")
     p.add_argument("--json", action="store_true", help="print JSON instead of the human summary")

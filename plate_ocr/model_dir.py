@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 import torch
 
+from .formats import check_decoder
 from .geometry import ChunkGeometry
 from .network import NetworkConfig, PlateRecognizer, checkpoint_filter_fn, infer_config, strip_prefixes
 from .vocab import CTCVocab
@@ -52,6 +53,8 @@ class ModelSpec:
     #: ``model.int8``: the directory's accuracy was checked with int8 matrix products, so engine
     #: ``auto`` runs it on ``onnxruntime-int8`` (see :mod:`plate_ocr.engines`).
     int8: bool = False
+    #: ``model.decoder``: how logits become text (:data:`plate_ocr.formats.DECODERS`).
+    decoder: str = "greedy"
 
 
 def read_config(model_dir: str | Path) -> dict[str, Any]:
@@ -115,6 +118,7 @@ def parse_spec(model_dir: str | Path, state_dict: Mapping[str, torch.Tensor] | N
         int8 = model_cfg.get("int8", False)
         if not isinstance(int8, bool):
             raise ValueError(f"model.int8: must be true or false, got {int8!r}")
+        decoder = check_decoder(model_cfg.get("decoder", "greedy"), "model.decoder")
     except ValueError as exc:
         raise ModelDirError(f"{Path(model_dir) / CONFIG_FILE}: {exc}") from None
     if len(vocab) > network.num_classes - CTCVocab.FIRST_ID:
@@ -125,7 +129,8 @@ def parse_spec(model_dir: str | Path, state_dict: Mapping[str, torch.Tensor] | N
         raise ModelDirError(
             f"{model_dir}: chunk_width {geometry.chunk_width} gives {geometry.tokens_per_chunk} tokens but "
             f"the weights have {network.num_positions} positions")
-    return ModelSpec(network=network, geometry=geometry, vocab=vocab, upstream=upstream, int8=int8)
+    return ModelSpec(network=network, geometry=geometry, vocab=vocab, upstream=upstream, int8=int8,
+                     decoder=decoder)
 
 
 def load_model_dir(model_dir: str | Path) -> tuple[PlateRecognizer, ModelSpec]:

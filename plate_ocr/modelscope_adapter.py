@@ -30,11 +30,12 @@ from .reader import DEFAULT_CHUNK_BATCH, PlateReader, candidate_canvases
 class PlateOCRModel(TorchModel):
     """The recogniser of a model directory; forward takes canvases, postprocess decodes."""
 
-    def __init__(self, model_dir: str, engine: str = "auto", **kwargs: Any) -> None:
+    def __init__(self, model_dir: str, engine: str = "auto", decoder: str | None = None, **kwargs: Any) -> None:
         super().__init__(model_dir, **kwargs)
         network, spec = load_model_dir(model_dir)
         self.network = network
-        self.reader = PlateReader.from_spec(network, spec, engine=engine)
+        chosen = {} if decoder is None else {"decoder": decoder}  # else the directory's
+        self.reader = PlateReader.from_spec(network, spec, engine=engine, **chosen)
 
     def forward(self, inputs: Dict[str, Any]) -> Dict[str, Any]:
         """inputs['canvas']: (N, 32, W, 3) uint8 candidate canvases, inputs['owner']: (N,) the
@@ -67,12 +68,14 @@ class PlateOCRPipeline(Pipeline):
     Builds its model itself (no ``Model.from_pretrained``), so it works the same installed and
     through ModelScope's remote-code route. List inputs are batched for real; a bad item raises
     an error naming its index. ``engine`` (``pipeline(..., engine="torchscript")``) picks what
-    runs the network, as in :class:`~plate_ocr.reader.PlateReader`.
+    runs the network and ``decoder`` (``pipeline(..., decoder="greedy")``) how its logits become
+    text, as in :class:`~plate_ocr.reader.PlateReader`; by default, as the model directory says.
     """
 
-    def __init__(self, model: Any, preprocessor: Any = None, engine: str = "auto", **kwargs: Any) -> None:
+    def __init__(self, model: Any, preprocessor: Any = None, engine: str = "auto", decoder: str | None = None,
+                 **kwargs: Any) -> None:
         if isinstance(model, str):
-            model = PlateOCRModel(model, engine=engine, device=kwargs.get("device", "cpu"))
+            model = PlateOCRModel(model, engine=engine, decoder=decoder, device=kwargs.get("device", "cpu"))
         if preprocessor is None:
             preprocessor = PlateOCRPreprocessor(model.model_dir, geometry=model.reader.geometry)
         super().__init__(model=model, preprocessor=preprocessor, **kwargs)

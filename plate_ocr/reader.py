@@ -9,6 +9,7 @@ crop) are computed once per call, and the all-black chunk once per reader.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from .engines import Runner, build_runner, check_engine
+from .formats import PlateFormats, check_decoder
 from .geometry import ChunkGeometry
 from .imageio import PlateInputError, describe, load_rgb
 from .model_dir import ModelSpec, load_model_dir
@@ -58,11 +60,16 @@ class PlateReader:
             logits to float rounding; ``onnxruntime-int8`` close to them.
         int8: Whether ``auto`` takes ``onnxruntime-int8`` on the CPU (``model.int8`` of the
             model directory).
+        decoder: How logits become text (``model.decoder`` of the model directory):
+            ``greedy``, upstream's best-path decoding, or ``plate-format``, the best path whose
+            text is a valid Chinese plate (:class:`plate_ocr.formats.PlateFormats`). It also
+            decides which candidate canvas of an input is read: the one whose path scores
+            highest.
     """
 
     def __init__(self, network: PlateRecognizer, vocab: CTCVocab, geometry: ChunkGeometry,
                  chunk_batch: int = DEFAULT_CHUNK_BATCH, engine: str = "auto",
-                 int8: bool = False) -> None:
+                 int8: bool = False, decoder: str = "greedy") -> None:
         if chunk_batch < 1:
             raise ValueError(f"chunk_batch must be positive, got {chunk_batch}")
         self.network = network.eval()
@@ -72,6 +79,8 @@ class PlateReader:
         self._blank_logits: torch.Tensor | None = None
         self.engine = check_engine(engine)
         self.int8 = int8
+        self.decoder = check_decoder(decoder)
+        self.formats = PlateFormats(vocab) if self.decoder == "plate-format" else None
         self._runner_key: tuple[torch.device, int] | None = None
         self._runner_name = ""
         self._run: Runner | None = None
@@ -85,6 +94,7 @@ class PlateReader:
     @classmethod
     def from_spec(cls, network: PlateRecognizer, spec: ModelSpec, **kwargs: Any) -> "PlateReader":
         kwargs.setdefault("int8", spec.int8)
+        kwargs.setdefault("decoder", spec.decoder)
         return cls(network, spec.vocab, spec.geometry, **kwargs)
 
     # -- network -----------------------------------------------------------------------------
@@ -166,24 +176,58 @@ class PlateReader:
         log_p = top.values - logits.logsumexp(-1)
         return torch.stack([top.indices.to(logits.dtype), log_p], dim=-1)
 
-    @staticmethod
-    def _choose(confidence: torch.Tensor, owners: Sequence[int]) -> Sequence[int]:
-        """Row per owner with the highest confidence (candidates of one owner are adjacent)."""
-        if len(set(owners)) == len(owners):
-            return range(len(owners))
+    def _readings(self, best: torch.Tensor, owners: Sequence[int],
+                  log_probs_of: Callable[[list[int]], torch.Tensor] | None) -> tuple[list[int], list[str]]:
+        """Per owner, in order: the candidate row read and its text.
+
+        A candidate scores its path's summed log-probability: the greedy path's, or with the
+        ``plate-format`` decoder the best valid path's. Candidates of one owner are adjacent;
+        ties keep the first.
+
+        Args:
+            best: (N, T, 2) per-step argmax id and its log-probability (:meth:`_best`).
+            owners: (N,) the owner of each row.
+            log_probs_of: Rows -> their (len(rows), T, C) log-probabilities; asked only for
+                rows whose greedy text is not a valid plate and that could still win (and
+                only by the ``plate-format`` decoder: None for ``greedy``).
+        """
+        ids = best[..., 0].long().tolist()
+        greedy_scores = best[..., 1].sum(-1).tolist()
+        texts = [self.vocab.decode_greedy(row) for row in ids]
+        if self.formats is None and len(set(owners)) == len(owners):
+            return list(range(len(owners))), texts  # nothing to choose or correct
+        scores = list(greedy_scores)
+        if self.formats is not None:
+            invalid = [r for r, text in enumerate(texts) if not self.formats.matches(text)]
+            unsure = set(invalid)
+            beaten: dict[int, float] = {}  # owner -> its best valid greedy score
+            for row, owner in enumerate(owners):
+                if row not in unsure:
+                    beaten[owner] = max(beaten.get(owner, -math.inf), scores[row])
+            # a valid path scores at most the greedy one: skip rows a valid reading beats already
+            search = [r for r in invalid if scores[r] > beaten.get(owners[r], -math.inf)]
+            for row in invalid:
+                scores[row] = -math.inf
+            if search:
+                for row, log_probs in zip(search, log_probs_of(search)):
+                    reading = self.formats.decode(log_probs.numpy())
+                    scores[row], texts[row] = reading.log_prob, reading.text
+        # ranked by (score, greedy score): where no candidate has a valid path, the most confident wins
+        ranks = list(zip(scores, greedy_scores))
         keep: dict[int, int] = {}
         for row, owner in enumerate(owners):
-            if owner not in keep or confidence[row] > confidence[keep[owner]]:
+            if owner not in keep or ranks[row] > ranks[keep[owner]]:
                 keep[owner] = row
-        return [keep[o] for o in sorted(keep)]
+        rows = [keep[o] for o in sorted(keep)]
+        return rows, [texts[r] for r in rows]
 
-    @classmethod
-    def pick(cls, logits: torch.Tensor, owners: Sequence[int]) -> torch.Tensor:
-        """Keeps one candidate per owner: the one whose steps are, on average, most confident
-        (mean of the per-step max log-probability)."""
-        if len(set(owners)) == len(owners):
+    def pick(self, logits: torch.Tensor, owners: Sequence[int]) -> torch.Tensor:
+        """(N, T, C) candidate logits -> one row per owner: the candidate read (see
+        :meth:`_readings`)."""
+        if self.formats is None and len(set(owners)) == len(owners):
             return logits  # nothing to choose: skip the confidence computation
-        return logits[list(cls._choose(cls._best(logits)[..., 1].mean(-1), owners))]
+        rows, _ = self._readings(self._best(logits), owners, lambda r: logits[r].log_softmax(-1))
+        return logits[rows]
 
     def logits(self, items: Sequence[Any]) -> torch.Tensor:
         """Logits of a list of inputs: (B, sequence_length, num_classes)."""
@@ -192,15 +236,19 @@ class PlateReader:
 
     def texts_of_canvases(self, canvases: Sequence[np.ndarray], owners: Sequence[int]) -> list[str]:
         """Texts of candidate canvases, one per owner, without materialising the merged logits
-        (for upstream's 7644 classes those copies cost more than a small network)."""
-        best = self._assemble(canvases, self._best)
-        return [self.vocab.decode_greedy(best[r, :, 0].long().tolist())
-                for r in self._choose(best[..., 1].mean(-1), owners)]
+        (for upstream's 7644 classes those copies cost more than a small network); the
+        format decoder keeps them, for the candidates it must search."""
+        if self.formats is None:
+            return self._readings(self._assemble(canvases, self._best), owners, None)[1]
+        logits = self.logits_of_canvases(canvases)
+        return self._readings(self._best(logits), owners, lambda rows: logits[rows].log_softmax(-1))[1]
 
     # -- decoding ----------------------------------------------------------------------------
     def decode(self, logits: torch.Tensor) -> list[str]:
-        """Greedy CTC decoding of (B, T, C) logits."""
-        return [self.vocab.decode_greedy(row) for row in logits.argmax(-1).tolist()]
+        """Decoding of (B, T, C) logits, one text per row, by the reader's decoder."""
+        if self.formats is None:
+            return [self.vocab.decode_greedy(row) for row in logits.argmax(-1).tolist()]
+        return [self.formats.decode(row.numpy()).text for row in logits.log_softmax(-1)]
 
     def read(self, items: Sequence[Any], batch_size: int = DEFAULT_CHUNK_BATCH) -> list[str]:
         """Reads a list of inputs; a bad item raises :class:`PlateInputError` naming it."""

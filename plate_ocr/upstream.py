@@ -19,8 +19,8 @@ import torch
 from .model_dir import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, ModelDirError, load_model_dir, model_config_dict, read_config
 
 #: Package modules a remote-code directory needs (inference only: no training, no CLI).
-RUNTIME_MODULES = ("__init__.py", "engines.py", "geometry.py", "imageio.py", "model_dir.py", "modelscope_adapter.py",
-                   "network.py", "reader.py", "vocab.py")
+RUNTIME_MODULES = ("__init__.py", "engines.py", "formats.py", "geometry.py", "imageio.py", "model_dir.py",
+                   "modelscope_adapter.py", "network.py", "reader.py", "vocab.py")
 
 _ENTRY_TEMPLATE = '''"""ModelScope entry point: the plate {what} (the code lives in ``plate_ocr``)."""
 

@@ -5,8 +5,8 @@
 #      training; training used seeds 1 to 6 and 8 to 18 and picked checkpoints with seed 2000), made here;
 #   3. the same types at half strength (seed 1001): moderately degraded plates;
 #   4. the real dev crops made gray (scripts/gray_copy.py), as an infrared camera sees them.
-# Usage: [MODEL=dir] [ENGINE=name] [PYTHON=python] scripts/evaluate_bundled.sh [OUT_DIR]
-#   (default: runs/eval; ENGINE as plate-ocr eval --engine, default auto);
+# Usage: [MODEL=dir] [ENGINE=name] [DECODER=name] [PYTHON=python] scripts/evaluate_bundled.sh [OUT_DIR]
+#   (default: runs/eval; ENGINE and DECODER as plate-ocr eval --engine and --decoder, default auto);
 # needs the train extra.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,7 @@ shared="${PLATE_OCR_SHARED:-../shared}"
 py="${PYTHON:-.venv/bin/python}"
 model="${MODEL:-.}"  # another model directory to measure the same way
 engine="${ENGINE:-auto}"  # e.g. onnxruntime for the float figures of an int8 model directory
+decoder="${DECODER:-auto}"  # e.g. greedy for the figures without the plate-format decoder
 mkdir -p "$out"
 rare=yellow_double,white_army_double,yellow_trailer_double,green_car,green_truck,white_police,yellow_coach,yellow_trailer,black_hk_macao,black_embassy,black_consulate
 synth_set() {  # NAME SEED STRENGTH: made once, kept for later runs
@@ -23,7 +24,7 @@ synth_set() {  # NAME SEED STRENGTH: made once, kept for later runs
 }
 measure() {  # TITLE NAME TSV
     echo "== $1"
-    "$py" -m plate_ocr.cli eval "$3" --model "$model" --engine "$engine" --threads 2 \
+    "$py" -m plate_ocr.cli eval "$3" --model "$model" --engine "$engine" --decoder "$decoder" --threads 2 \
         --json-out "$out/$2.json" --per-image "$out/$2_per_image.jsonl"
 }
 synth_set synth_rare 1000 1.0

@@ -17,6 +17,19 @@ REAL = SHARED / "data" / "plates" / "real"
 SYNTH_ASSETS = SHARED / "data" / "plates" / "synth"
 
 
+def config_copy(model_dir: Path, dst: Path, key: str, value: object) -> Path:
+    """A copy of a model directory at ``dst`` with ``model.<key>`` of its configuration set."""
+    import shutil
+
+    from plate_ocr.model_dir import CONFIG_FILE, read_config
+
+    shutil.copytree(model_dir, dst)
+    config = read_config(dst)
+    config["model"][key] = value
+    (dst / CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
+    return dst
+
+
 def real_rows(split: str = "dev", limit: int | None = None) -> list[tuple[str, str]]:
     path = REAL / f"{split}.tsv"
     if not path.exists():

@@ -53,6 +53,20 @@ def test_read_engines_agree_and_an_unknown_one_is_refused(tiny_model_dir):
     assert bad.returncode == 2 and "tensorrt" in bad.stderr
 
 
+def test_read_decoder_option_overrides_the_directory(tiny_model_dir):
+    from plate_ocr.formats import PlateFormats
+    from plate_ocr.vocab import CTCVocab
+
+    paths = [p for p, _ in real_rows("dev", limit=3)]
+    outs = {d: run("read", "--model", tiny_model_dir, *paths, "--decoder", d)
+            for d in ("auto", "greedy", "plate-format")}
+    assert all(o.returncode == 0 for o in outs.values()), [o.stderr for o in outs.values()]
+    assert outs["auto"].stdout == outs["greedy"].stdout  # the tiny directory names no decoder
+    formats = PlateFormats(CTCVocab.from_file(tiny_model_dir / "vocab.txt"))
+    texts = [line.split("\t")[1] for line in outs["plate-format"].stdout.splitlines()]
+    assert len(texts) == 3 and all(formats.matches(t) for t in texts)  # random weights, yet plates
+
+
 def test_read_fails_when_nothing_could_be_read(tiny_model_dir, tmp_path):
     out = run("read", "--model", tiny_model_dir, tmp_path / "missing.png")
     assert out.returncode == 1 and "no such file" in out.stderr

@@ -1,5 +1,3 @@
-import json
-import shutil
 import sys
 
 import numpy as np
@@ -7,8 +5,10 @@ import pytest
 import torch
 
 from plate_ocr.engines import ENGINES, MIN_SHARED_BATCH, ONNX_ENGINES, ONNX_INSTALL_HINT, build_runner
-from plate_ocr.model_dir import CONFIG_FILE, ModelDirError, read_config
+from plate_ocr.model_dir import ModelDirError
 from plate_ocr.reader import PlateReader
+
+from .support import config_copy
 
 FLOAT_ENGINES = tuple(e for e in ENGINES if e != "onnxruntime-int8")
 
@@ -83,12 +83,7 @@ def test_int8_engine_quantizes_the_matrix_products_and_stays_close(tiny_network,
 
 
 def int8_copy(model_dir, tmp_path, value):
-    copy = tmp_path / "model"
-    shutil.copytree(model_dir, copy)
-    config = read_config(copy)
-    config["model"]["int8"] = value
-    (copy / CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
-    return copy
+    return config_copy(model_dir, tmp_path / "model", "int8", value)
 
 
 def test_auto_takes_int8_where_the_model_directory_says_so(tiny_model_dir, tmp_path):

@@ -26,58 +26,20 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..formats import ALNUM, CHARSET, DIGITS, LETTERS, PLATE_FORMATS, PROVINCES, SPECIALS, format_regex  # noqa: F401
+
 # --------------------------------------------------------------------------------------------
 # Vocabulary and label formats
 # --------------------------------------------------------------------------------------------
 
-PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
-SPECIALS = "学警挂港澳使领"
-DIGITS = "0123456789"
-LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
-ALNUM = DIGITS + LETTERS
-CHARSET: str = PROVINCES + SPECIALS + DIGITS + LETTERS
-
-PLATE_TYPES: tuple[str, ...] = (
-    "blue",
-    "yellow",
-    "yellow_double",
-    "green_car",
-    "green_truck",
-    "white_police",
-    "white_army",
-    "white_army_double",
-    "black_hk_macao",
-    "black_embassy",
-    "black_consulate",
-    "yellow_coach",
-    "yellow_trailer",
-    "yellow_trailer_double",
-)
+#: The plate types the synthesiser draws, in :data:`plate_ocr.formats.PLATE_FORMATS` order.
+PLATE_TYPES: tuple[str, ...] = tuple(PLATE_FORMATS)
 DOUBLE_ROW_TYPES: frozenset[str] = frozenset(
     {"yellow_double", "white_army_double", "yellow_trailer_double"}
 )
 
-_P = f"[{PROVINCES}]"
-_L = f"[{LETTERS}]"
-_A = f"[{ALNUM}]"
-_D = "[0-9]"
 #: Full-match regular expression of the label of each plate type.
-LABEL_PATTERNS: dict[str, str] = {
-    "blue": f"{_P}{_L}{_A}{{5}}",
-    "yellow": f"{_P}{_L}{_A}{{5}}",
-    "yellow_double": f"{_P}{_L}{_A}{{5}}",
-    "green_car": f"{_P}{_L}[DF]{_A}{_D}{{4}}",
-    "green_truck": f"{_P}{_L}{_D}{{5}}[DF]",
-    "white_police": f"{_P}{_L}{_A}{{4}}警",
-    "white_army": f"{_L}{{2}}{_D}{{5}}",
-    "white_army_double": f"{_L}{{2}}{_D}{{5}}",
-    "black_hk_macao": f"粤Z{_A}{{4}}[港澳]",
-    "black_embassy": f"使{_D}{{6}}",
-    "black_consulate": f"{_P}{_L}{_D}{{4}}领",
-    "yellow_coach": f"{_P}{_L}{_A}{{4}}学",
-    "yellow_trailer": f"{_P}{_L}{_A}{{4}}挂",
-    "yellow_trailer_double": f"{_P}{_L}{_A}{{4}}挂",
-}
+LABEL_PATTERNS: dict[str, str] = {t: format_regex(sets) for t, sets in PLATE_FORMATS.items()}
 
 #: Default sampling weight of blue plates; the remainder is shared equally by the other types.
 DEFAULT_BLUE_WEIGHT = 0.3
