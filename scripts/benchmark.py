@@ -100,12 +100,14 @@ def child(kind: str, model: str, threads: int, paths: list[str], latency_plates:
 
 
 def compare_engines(model: str, threads: int, paths: list[str]) -> dict:
-    """Median whole-read latency of each engine on one model, the engines taking turns plate by
-    plate in one process, so that a busy or throttled machine slows them alike."""
+    """Median whole-read latency of each engine, and of each decoder on the default engine, on
+    one model, all taking turns plate by plate in one process, so that a busy or throttled
+    machine slows them alike. Keys: engine names, and ``decoder <name>``."""
     import torch
 
     torch.set_num_threads(threads)
     from plate_ocr.engines import ONNX_ENGINES
+    from plate_ocr.formats import DECODERS
     from plate_ocr.reader import PlateReader
 
     readers = {}
@@ -113,16 +115,18 @@ def compare_engines(model: str, threads: int, paths: list[str]) -> dict:
         reader = PlateReader.from_dir(model, engine=engine)
         if reader.engine_in_use == engine:  # not installed: left out
             readers[engine] = reader
-    times: dict[str, list[float]] = {engine: [] for engine in readers}
+    for decoder in DECODERS:
+        readers[f"decoder {decoder}"] = PlateReader.from_dir(model, decoder=decoder)
+    times: dict[str, list[float]] = {name: [] for name in readers}
     for path in paths[:10]:
         for reader in readers.values():
             reader.read_one(path)
     for path in paths:
-        for engine, reader in readers.items():
+        for name, reader in readers.items():
             start = time.perf_counter()
             reader.read_one(path)
-            times[engine].append(time.perf_counter() - start)
-    return {engine: median_ms(t) for engine, t in times.items()}
+            times[name].append(time.perf_counter() - start)
+    return {name: median_ms(t) for name, t in times.items()}
 
 
 def run_child(kind: str, model: str, threads: int, paths: list[str], latency_plates: int, engine: str) -> dict:
@@ -192,8 +196,11 @@ def main() -> int:
                       flush=True)
     results["bundled_engines_1t"] = run_child("compare", args.bundled, 1, paths[: args.latency_plates],
                                               args.latency_plates, args.engine)
-    engines_line = ("bundled model, 1 thread, engines taking turns plate by plate (ms/plate, median): "
-                    + ", ".join(f"{e} {v:.1f}" for e, v in results["bundled_engines_1t"].items()))
+    turns = results["bundled_engines_1t"]
+    engines_line = ("bundled model, 1 thread, taking turns plate by plate (ms/plate, median): engines "
+                    + ", ".join(f"{e} {v:.1f}" for e, v in turns.items() if not e.startswith("decoder "))
+                    + "; on engine auto, decoders "
+                    + ", ".join(f"{e[8:]} {v:.2f}" for e, v in turns.items() if e.startswith("decoder ")))
     if args.bundled_only:
         print(f"\nmachine: {results['machine']}; engine: {results['bundled_1t']['engine']}")
         print(engines_line)

@@ -84,3 +84,23 @@ def test_bundled_weights_read_two_row_plates_as_one_string():
     # eleventh, twelfth and fourteenth runs, 39 with the tenth, 38 with the eighth and ninth;
     # the weights before the row finder read 31); the README gives the figures per two-row type.
     assert exact >= 0.85
+
+
+@pytest.mark.slow
+def test_bundled_decoder_only_changes_readings_that_are_no_plate():
+    """The bundled ``plate-format`` decoder against greedy, on hard synthetic plates of every type."""
+    if not SYNTH_ASSETS.exists():
+        pytest.skip("synthesis assets not present")
+    from plate_ocr.training.synth import PlateSynthesizer
+
+    synth = PlateSynthesizer(SYNTH_ASSETS, seed=4343)
+    samples = [synth.sample(i, strength=1.0) for i in range(150)]
+    images = [s.image for s in samples]
+    plate = PlateReader.from_dir(REPO)
+    assert plate.decoder == "plate-format"
+    chosen, greedy = plate.read(images), PlateReader.from_dir(REPO, decoder="greedy").read(images)
+    assert all(plate.formats.matches(t) for t in chosen)
+    for mine, theirs, sample in zip(chosen, greedy, samples):
+        if mine != theirs:
+            assert not plate.formats.matches(theirs), sample.label  # a valid greedy reading is kept
+    assert sum(t == s.label for t, s in zip(chosen, samples)) >= sum(t == s.label for t, s in zip(greedy, samples))
