@@ -62,6 +62,17 @@ def test_pipeline_takes_the_engine_to_run(tiny_model_dir):
         pipeline(Tasks.ocr_recognition, model=str(tiny_model_dir), device="cpu", engine="tensorrt")
 
 
+def test_pipeline_takes_the_decoder(tiny_model_dir):
+    paths = [p for p, _ in real_rows("dev", limit=3)]
+    ocr = pipeline(Tasks.ocr_recognition, model=str(tiny_model_dir), device="cpu", decoder="plate-format")
+    assert ocr.model.reader.decoder == "plate-format"
+    expected = PlateReader.from_dir(tiny_model_dir, decoder="plate-format").read(paths)
+    assert ocr(paths) == [{"text": [t]} for t in expected]
+    assert pipeline(Tasks.ocr_recognition, model=str(tiny_model_dir), device="cpu").model.reader.decoder == "greedy"
+    with pytest.raises(ValueError, match="'beam'"):
+        pipeline(Tasks.ocr_recognition, model=str(tiny_model_dir), device="cpu", decoder="beam")
+
+
 def test_bad_item_in_a_list_raises_naming_it(tiny_model_dir, tmp_path):
     ocr = pipeline(Tasks.ocr_recognition, model=str(tiny_model_dir), device="cpu")
     good = real_rows("dev", limit=1)[0][0]
