@@ -176,8 +176,12 @@ class PlateReader:
         log_p = top.values - logits.logsumexp(-1)
         return torch.stack([top.indices.to(logits.dtype), log_p], dim=-1)
 
+    def _nothing_to_choose(self, owners: Sequence[int]) -> bool:
+        """Greedy decoding with one candidate per owner: each row is read as it is."""
+        return self.formats is None and len(set(owners)) == len(owners)
+
     def _readings(self, best: torch.Tensor, owners: Sequence[int],
-                  log_probs_of: Callable[[list[int]], torch.Tensor] | None) -> tuple[list[int], list[str]]:
+                  logits: torch.Tensor | None = None) -> tuple[list[int], list[str]]:
         """Per owner, in order: the candidate row read and its text.
 
         A candidate scores its path's summed log-probability: the greedy path's, or with the
@@ -187,31 +191,30 @@ class PlateReader:
         Args:
             best: (N, T, 2) per-step argmax id and its log-probability (:meth:`_best`).
             owners: (N,) the owner of each row.
-            log_probs_of: Rows -> their (len(rows), T, C) log-probabilities; asked only for
-                rows whose greedy text is not a valid plate and that could still win (and
-                only by the ``plate-format`` decoder: None for ``greedy``).
+            logits: (N, T, C) the rows' logits, which the ``plate-format`` decoder needs to
+                search the rows whose greedy text is not a valid plate (None for ``greedy``).
         """
         ids = best[..., 0].long().tolist()
         greedy_scores = best[..., 1].sum(-1).tolist()
         texts = [self.vocab.decode_greedy(row) for row in ids]
-        if self.formats is None and len(set(owners)) == len(owners):
-            return list(range(len(owners))), texts  # nothing to choose or correct
+        if self._nothing_to_choose(owners):
+            return list(range(len(owners))), texts
         scores = list(greedy_scores)
         if self.formats is not None:
-            invalid = [r for r, text in enumerate(texts) if not self.formats.matches(text)]
-            unsure = set(invalid)
+            valid = [self.formats.matches(text) for text in texts]
             beaten: dict[int, float] = {}  # owner -> its best valid greedy score
             for row, owner in enumerate(owners):
-                if row not in unsure:
+                if valid[row]:
                     beaten[owner] = max(beaten.get(owner, -math.inf), scores[row])
-            # a valid path scores at most the greedy one: skip rows a valid reading beats already
-            search = [r for r in invalid if scores[r] > beaten.get(owners[r], -math.inf)]
-            for row in invalid:
-                scores[row] = -math.inf
-            if search:
-                for row, log_probs in zip(search, log_probs_of(search)):
-                    reading = self.formats.decode(log_probs.numpy())
-                    scores[row], texts[row] = reading.log_prob, reading.text
+            for row, owner in enumerate(owners):
+                if valid[row]:
+                    continue
+                found = None
+                if scores[row] > beaten.get(owner, -math.inf):  # a valid path scores at most the greedy one
+                    found = self.formats.search(logits[row].log_softmax(-1).numpy())
+                scores[row] = -math.inf if found is None else found.log_prob
+                if found is not None:
+                    texts[row] = found.text
         # ranked by (score, greedy score): where no candidate has a valid path, the most confident wins
         ranks = list(zip(scores, greedy_scores))
         keep: dict[int, int] = {}
@@ -224,10 +227,9 @@ class PlateReader:
     def pick(self, logits: torch.Tensor, owners: Sequence[int]) -> torch.Tensor:
         """(N, T, C) candidate logits -> one row per owner: the candidate read (see
         :meth:`_readings`)."""
-        if self.formats is None and len(set(owners)) == len(owners):
-            return logits  # nothing to choose: skip the confidence computation
-        rows, _ = self._readings(self._best(logits), owners, lambda r: logits[r].log_softmax(-1))
-        return logits[rows]
+        if self._nothing_to_choose(owners):
+            return logits  # skip the confidence computation
+        return logits[self._readings(self._best(logits), owners, logits)[0]]
 
     def logits(self, items: Sequence[Any]) -> torch.Tensor:
         """Logits of a list of inputs: (B, sequence_length, num_classes)."""
@@ -239,9 +241,9 @@ class PlateReader:
         (for upstream's 7644 classes those copies cost more than a small network); the
         format decoder keeps them, for the candidates it must search."""
         if self.formats is None:
-            return self._readings(self._assemble(canvases, self._best), owners, None)[1]
+            return self._readings(self._assemble(canvases, self._best), owners)[1]
         logits = self.logits_of_canvases(canvases)
-        return self._readings(self._best(logits), owners, lambda rows: logits[rows].log_softmax(-1))[1]
+        return self._readings(self._best(logits), owners, logits)[1]
 
     # -- decoding ----------------------------------------------------------------------------
     def decode(self, logits: torch.Tensor) -> list[str]:

@@ -27,7 +27,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from plate_ocr.training.synth import DOUBLE_ROW_TYPES, LETTERS, PROVINCES  # noqa: E402
+from plate_ocr.formats import LETTERS, PROVINCES  # noqa: E402
+from plate_ocr.training.synth import DOUBLE_ROW_TYPES  # noqa: E402
 
 _LETTER_SET = frozenset(LETTERS)  # a set, so that an empty reading is not "in" it
 

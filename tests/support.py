@@ -6,6 +6,7 @@ import csv
 import importlib.util
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,6 @@ SYNTH_ASSETS = SHARED / "data" / "plates" / "synth"
 
 def config_copy(model_dir: Path, dst: Path, key: str, value: object) -> Path:
     """A copy of a model directory at ``dst`` with ``model.<key>`` of its configuration set."""
-    import shutil
-
     from plate_ocr.model_dir import CONFIG_FILE, read_config
 
     shutil.copytree(model_dir, dst)

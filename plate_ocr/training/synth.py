@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..formats import ALNUM, CHARSET, DIGITS, LETTERS, PLATE_FORMATS, PROVINCES, SPECIALS, format_regex  # noqa: F401
+from ..formats import ALNUM, CHARSET, DIGITS, LETTERS, PLATE_FORMATS, PROVINCES, SPECIALS, format_regex
 
 # --------------------------------------------------------------------------------------------
 # Vocabulary and label formats

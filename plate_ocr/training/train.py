@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..formats import CHARSET
 from ..geometry import COMPACT_GEOMETRY, ChunkGeometry
 from ..model_dir import WEIGHTS_FILE, load_model_dir, save_model_dir
 from ..network import PRESETS, NetworkConfig, PlateRecognizer, count_parameters, grow, with_color_input
@@ -31,7 +32,6 @@ from ..reader import PlateReader
 from ..vocab import CTCVocab
 from .data import Sample, TrainingMix, read_source
 from .evaluate import evaluate
-from .synth import CHARSET
 
 logger = logging.getLogger(__name__)
 
